@@ -1,0 +1,67 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace MatMulFree.Core;
+
+/// <summary>Typed access to a JSON config object whose every error names the key and the file.</summary>
+internal sealed class ConfigReader(JsonObject root, string source)
+{
+    public string RequiredString(string key) =>
+        Node(key, required: true) is JsonValue v && v.TryGetValue(out string? s)
+            ? s
+            : throw Wrong(key, "a string");
+
+    public int RequiredPositiveInt(string key) => PositiveInt(key, null);
+
+    public int PositiveInt(string key, int? fallback)
+    {
+        int value = Int(key, fallback);
+        return value > 0 ? value : throw new ModelConfigException($"{source}: \"{key}\" must be positive, got {value}");
+    }
+
+    public int NonNegativeInt(string key, int fallback)
+    {
+        int value = Int(key, fallback);
+        return value >= 0 ? value : throw new ModelConfigException($"{source}: \"{key}\" must not be negative, got {value}");
+    }
+
+    public float PositiveFloat(string key, float fallback)
+    {
+        JsonNode? node = Node(key, required: false);
+        if (node is null) return fallback;
+        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.GetValue<double>() is > 0 and var d)
+            return (float)d;
+        throw Wrong(key, "a positive number");
+    }
+
+    public bool Bool(string key, bool fallback)
+    {
+        JsonNode? node = Node(key, required: false);
+        if (node is null) return fallback;
+        return node is JsonValue v && v.TryGetValue(out bool b) ? b : throw Wrong(key, "true or false");
+    }
+
+    private int Int(string key, int? fallback)
+    {
+        JsonNode? node = Node(key, required: fallback is null);
+        if (node is null) return fallback!.Value;
+        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.Number)
+        {
+            double d = v.GetValue<double>();
+            if (d == Math.Floor(d) && d is >= int.MinValue and <= int.MaxValue) return (int)d;
+        }
+        throw Wrong(key, "a whole number");
+    }
+
+    // A key present with JSON null counts as absent (Hugging Face writes "intermediate_size": null).
+    private JsonNode? Node(string key, bool required)
+    {
+        root.TryGetPropertyValue(key, out JsonNode? node);
+        if (node is null && required)
+            throw new ModelConfigException($"{source}: required key \"{key}\" is missing");
+        return node;
+    }
+
+    private ModelConfigException Wrong(string key, string expected) =>
+        new($"{source}: \"{key}\" must be {expected}, got {root[key]?.ToJsonString() ?? "null"}");
+}

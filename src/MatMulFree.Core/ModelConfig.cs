@@ -1,0 +1,166 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace MatMulFree.Core;
+
+/// <summary>
+/// The architecture of one MatMul-free model, read from a Hugging Face <c>config.json</c>
+/// (<c>model_type: "hgrn_bit"</c>). Unknown keys are ignored, as Hugging Face does; a missing
+/// required key or a value of the wrong type is an error that names the key.
+/// </summary>
+public sealed record ModelConfig
+{
+    public const string ModelType = "hgrn_bit";
+
+    /// <summary>Tokenizer size V (32000 for the released models).</summary>
+    public required int VocabSize { get; init; }
+
+    /// <summary>Model width d.</summary>
+    public required int HiddenSize { get; init; }
+
+    /// <summary>Number of blocks L.</summary>
+    public required int NumHiddenLayers { get; init; }
+
+    /// <summary>Only a reshape in the authors' code: the recurrence is element-wise.</summary>
+    public int NumHeads { get; init; } = 1;
+
+    /// <summary>Token-mixer width is d·e.</summary>
+    public int ExpandRatio { get; init; } = 1;
+
+    /// <summary>MLP size factor used when <see cref="IntermediateSize"/> is not given.</summary>
+    public int HiddenRatio { get; init; } = 4;
+
+    /// <summary>MLP width l; resolved from <see cref="HiddenRatio"/> when the config says null.</summary>
+    public required int IntermediateSize { get; init; }
+
+    /// <summary>Eps of the block norms, the final norm and the output-gate norm.</summary>
+    public float RmsNormEps { get; init; } = 1e-6f;
+
+    /// <summary>Forget-gate lower bounds (a learned [L, d] parameter) are used.</summary>
+    public bool UseLowerBound { get; init; } = true;
+
+    /// <summary>Always false here: the LM head is its own ternary layer.</summary>
+    public bool TieWordEmbeddings { get; init; }
+
+    public int BosTokenId { get; init; } = 1;
+    public int EosTokenId { get; init; } = 2;
+
+    /// <summary>Width of the recurrent state per layer, d·e.</summary>
+    public int MixerWidth => HiddenSize * ExpandRatio;
+
+    /// <summary>The MLP width Hugging Face's HGRNBitConfig derives when intermediate_size is null.</summary>
+    public static int DefaultIntermediateSize(int hiddenSize, int hiddenRatio) =>
+        256 * (int)Math.Ceiling((int)(hiddenSize * hiddenRatio * 2.0 / 3.0) / 256.0);
+
+    public static ModelConfig Load(string path)
+    {
+        if (!File.Exists(path))
+            throw new ModelConfigException($"{path}: config file not found");
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    /// <param name="source">Where the text came from, for error messages.</param>
+    public static ModelConfig Parse(string json, string source)
+    {
+        JsonObject root;
+        try
+        {
+            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true }) as JsonObject
+                ?? throw new ModelConfigException($"{source}: the config must be a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new ModelConfigException($"{source}: not valid JSON ({e.Message})");
+        }
+
+        var reader = new ConfigReader(root, source);
+        string modelType = reader.RequiredString("model_type");
+        if (modelType != ModelType)
+            throw new ModelConfigException($"{source}: model_type is \"{modelType}\", expected \"{ModelType}\"");
+        if (reader.Bool("use_short_conv", false))
+            throw new ModelConfigException($"{source}: use_short_conv=true is not supported (the released MatMul-free models do not use it)");
+        if (reader.Bool("tie_word_embeddings", false))
+            throw new ModelConfigException($"{source}: tie_word_embeddings=true is not supported (the LM head is its own ternary layer)");
+
+        int hidden = reader.RequiredPositiveInt("hidden_size");
+        int hiddenRatio = reader.PositiveInt("hidden_ratio", 4);
+        var config = new ModelConfig
+        {
+            VocabSize = reader.RequiredPositiveInt("vocab_size"),
+            HiddenSize = hidden,
+            NumHiddenLayers = reader.RequiredPositiveInt("num_hidden_layers"),
+            NumHeads = reader.PositiveInt("num_heads", 1),
+            ExpandRatio = reader.PositiveInt("expand_ratio", 1),
+            HiddenRatio = hiddenRatio,
+            IntermediateSize = reader.PositiveInt("intermediate_size", DefaultIntermediateSize(hidden, hiddenRatio)),
+            RmsNormEps = reader.PositiveFloat("rms_norm_eps", 1e-6f),
+            UseLowerBound = reader.Bool("use_lower_bound", true),
+            BosTokenId = reader.NonNegativeInt("bos_token_id", 1),
+            EosTokenId = reader.NonNegativeInt("eos_token_id", 2),
+        };
+        config.Validate(source);
+        return config;
+    }
+
+    /// <summary>Checks the cross-field rules; <see cref="Parse"/> calls it, presets pass it.</summary>
+    public void Validate(string source)
+    {
+        if (MixerWidth % NumHeads != 0)
+            throw new ModelConfigException($"{source}: num_heads ({NumHeads}) must divide hidden_size·expand_ratio ({MixerWidth})");
+        if (BosTokenId >= VocabSize)
+            throw new ModelConfigException($"{source}: bos_token_id ({BosTokenId}) must be below vocab_size ({VocabSize})");
+        if (EosTokenId >= VocabSize)
+            throw new ModelConfigException($"{source}: eos_token_id ({EosTokenId}) must be below vocab_size ({VocabSize})");
+    }
+
+    /// <summary>The config as Hugging Face <c>config.json</c> text that the authors' code loads.</summary>
+    public string ToJson()
+    {
+        var root = new JsonObject
+        {
+            ["model_type"] = ModelType,
+            ["architectures"] = new JsonArray("HGRNBitForCausalLM"),
+            ["vocab_size"] = VocabSize,
+            ["hidden_size"] = HiddenSize,
+            ["num_hidden_layers"] = NumHiddenLayers,
+            ["num_heads"] = NumHeads,
+            ["expand_ratio"] = ExpandRatio,
+            ["hidden_ratio"] = HiddenRatio,
+            ["intermediate_size"] = IntermediateSize,
+            ["rms_norm_eps"] = RmsNormEps,
+            ["use_lower_bound"] = UseLowerBound,
+            ["use_short_conv"] = false,
+            ["attn_mode"] = "fused_recurrent",
+            ["hidden_act"] = "swish",
+            ["tie_word_embeddings"] = false,
+            ["bos_token_id"] = BosTokenId,
+            ["eos_token_id"] = EosTokenId,
+        };
+        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    /// <summary>
+    /// Named shapes: <c>tiny</c> (byte-level, small enough to learn something in minutes on a
+    /// laptop: 256 byte ids plus BOS/EOS/PAD and one spare) and the paper's three sizes.
+    /// </summary>
+    public static ModelConfig Preset(string name) => name.ToLowerInvariant() switch
+    {
+        "tiny" => new ModelConfig
+        {
+            VocabSize = 260, HiddenSize = 256, NumHiddenLayers = 4,
+            IntermediateSize = DefaultIntermediateSize(256, 4), BosTokenId = 256, EosTokenId = 257,
+        },
+        "370m" => PaperShape(1024, 24),
+        "1.3b" => PaperShape(2048, 24),
+        "2.7b" => PaperShape(2560, 32),
+        _ => throw new ModelConfigException($"unknown model preset \"{name}\" (known: {string.Join(", ", PresetNames)})"),
+    };
+
+    public static IReadOnlyList<string> PresetNames { get; } = ["tiny", "370m", "1.3b", "2.7b"];
+
+    private static ModelConfig PaperShape(int hidden, int layers) => new()
+    {
+        VocabSize = 32000, HiddenSize = hidden, NumHiddenLayers = layers,
+        IntermediateSize = DefaultIntermediateSize(hidden, 4),
+    };
+}

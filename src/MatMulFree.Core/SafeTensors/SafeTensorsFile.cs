@@ -1,0 +1,207 @@
+using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+
+namespace MatMulFree.Core.SafeTensors;
+
+/// <summary>
+/// One <c>.safetensors</c> file, memory-mapped. The whole header is validated on open (sizes,
+/// dtypes, offsets inside the file), so a malformed file fails at once with a message naming the
+/// file and tensor, never later deep inside a reader.
+/// Format: 8-byte little-endian header length N, N bytes of JSON, then the raw data.
+/// </summary>
+public sealed unsafe class SafeTensorsFile : ITensorSource, IDisposable
+{
+    private const long MaxHeaderBytes = 100L << 20; // the format's own limit
+
+    private readonly MemoryMappedFile? _map;
+    private readonly MemoryMappedViewAccessor? _view;
+    private readonly byte* _base;
+    private readonly Dictionary<string, TensorEntry> _tensors;
+
+    public string Path { get; }
+    public IReadOnlyDictionary<string, TensorEntry> Tensors => _tensors;
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+    public IEnumerable<string> Names => _tensors.Keys;
+
+    private SafeTensorsFile(string path, MemoryMappedFile? map, MemoryMappedViewAccessor? view, byte* basePointer,
+        Dictionary<string, TensorEntry> tensors, Dictionary<string, string> metadata)
+    {
+        Path = path;
+        _map = map;
+        _view = view;
+        _base = basePointer;
+        _tensors = tensors;
+        Metadata = metadata;
+    }
+
+    public static SafeTensorsFile Open(string path)
+    {
+        if (!File.Exists(path))
+            throw new SafeTensorsException($"{path}: file not found");
+        long length = new FileInfo(path).Length;
+        if (length < 8)
+            throw new SafeTensorsException($"{path}: {length} bytes is too short for a safetensors file (no 8-byte header length)");
+
+        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        byte* pointer = null;
+        try
+        {
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+            pointer += view.PointerOffset;
+            var (tensors, metadata) = ParseHeader(path, new ReadOnlySpan<byte>(pointer, checked((int)Math.Min(length, MaxHeaderBytes + 8))), length);
+            return new SafeTensorsFile(path, map, view, pointer, tensors, metadata);
+        }
+        catch
+        {
+            if (pointer != null) view.SafeMemoryMappedViewHandle.ReleasePointer();
+            view.Dispose();
+            map.Dispose();
+            throw;
+        }
+    }
+
+    private static (Dictionary<string, TensorEntry>, Dictionary<string, string>) ParseHeader(string path, ReadOnlySpan<byte> start, long fileLength)
+    {
+        long headerLength = BitConverter.ToInt64(start[..8]);
+        if (headerLength <= 0 || headerLength > MaxHeaderBytes)
+            throw new SafeTensorsException($"{path}: header length {headerLength} is not plausible (the file is not safetensors, or is corrupt)");
+        if (8 + headerLength > fileLength)
+            throw new SafeTensorsException($"{path}: header says {headerLength} bytes but the file has only {fileLength - 8} after the length (truncated file)");
+
+        long dataStart = 8 + headerLength;
+        long dataLength = fileLength - dataStart;
+        var tensors = new Dictionary<string, TensorEntry>(StringComparer.Ordinal);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(start.Slice(8, (int)headerLength).ToArray());
+        }
+        catch (JsonException e)
+        {
+            throw new SafeTensorsException($"{path}: header is not valid JSON ({e.Message})");
+        }
+
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+                throw new SafeTensorsException($"{path}: header must be a JSON object");
+            foreach (JsonProperty property in document.RootElement.EnumerateObject())
+            {
+                if (property.Name == "__metadata__")
+                {
+                    foreach (JsonProperty m in property.Value.EnumerateObject())
+                        metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : m.Value.GetRawText();
+                    continue;
+                }
+                tensors[property.Name] = ParseEntry(path, property, dataStart, dataLength);
+            }
+        }
+        return (tensors, metadata);
+    }
+
+    private static TensorEntry ParseEntry(string path, JsonProperty property, long dataStart, long dataLength)
+    {
+        string name = property.Name;
+        string where = $"{path}: tensor '{name}'";
+        JsonElement e = property.Value;
+        if (e.ValueKind != JsonValueKind.Object
+            || !e.TryGetProperty("dtype", out JsonElement dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String
+            || !e.TryGetProperty("shape", out JsonElement shapeElement) || shapeElement.ValueKind != JsonValueKind.Array
+            || !e.TryGetProperty("data_offsets", out JsonElement offsetsElement) || offsetsElement.ValueKind != JsonValueKind.Array
+            || offsetsElement.GetArrayLength() != 2)
+            throw new SafeTensorsException($"{where}: entry needs \"dtype\", \"shape\" and two \"data_offsets\"");
+
+        string dtypeName = dtypeElement.GetString()!;
+        if (!TensorDTypes.TryParse(dtypeName, out TensorDType dtype))
+            throw new SafeTensorsException($"{where}: unknown dtype \"{dtypeName}\"");
+
+        var shape = new long[shapeElement.GetArrayLength()];
+        int i = 0;
+        foreach (JsonElement s in shapeElement.EnumerateArray())
+        {
+            if (!s.TryGetInt64(out shape[i]) || shape[i] < 0)
+                throw new SafeTensorsException($"{where}: shape {shapeElement.GetRawText()} is not a list of sizes");
+            i++;
+        }
+
+        if (!offsetsElement[0].TryGetInt64(out long begin) || !offsetsElement[1].TryGetInt64(out long end) || begin < 0 || end < begin)
+            throw new SafeTensorsException($"{where}: data_offsets {offsetsElement.GetRawText()} are not a valid range");
+        if (end > dataLength)
+            throw new SafeTensorsException($"{where}: data ends at byte {end} but the file has {dataLength} data bytes (truncated file)");
+
+        var entry = new TensorEntry(name, dtype, shape, dataStart + begin, end - begin);
+        long expected = checked(entry.ElementCount * dtype.ByteSize());
+        if (expected != entry.ByteLength)
+            throw new SafeTensorsException($"{where}: {dtype} {entry.ShapeText} needs {expected} bytes but data_offsets give {entry.ByteLength}");
+        return entry;
+    }
+
+    public bool Contains(string name) => _tensors.ContainsKey(name);
+
+    public TensorEntry Entry(string name) =>
+        _tensors.TryGetValue(name, out TensorEntry? entry)
+            ? entry
+            : throw new SafeTensorsException($"{Path}: no tensor named '{name}'");
+
+    /// <summary>The tensor's raw little-endian bytes, straight from the mapping (no copy).</summary>
+    public ReadOnlySpan<byte> RawBytes(string name)
+    {
+        TensorEntry entry = Entry(name);
+        ObjectDisposedException.ThrowIf(_view is null, this);
+        return new ReadOnlySpan<byte>(_base + entry.DataOffset, checked((int)entry.ByteLength));
+    }
+
+    public float[] ReadFloat32(string name, params long[] expectedShape)
+    {
+        TensorEntry entry = Entry(name);
+        CheckShape(entry, expectedShape);
+        var result = new float[entry.ElementCount];
+        ReadOnlySpan<byte> raw = RawBytes(name);
+        switch (entry.DType)
+        {
+            case TensorDType.F32:
+                MemoryMarshal.Cast<byte, float>(raw).CopyTo(result);
+                break;
+            case TensorDType.BF16:
+                HalfPrecision.BFloat16ToSingle(MemoryMarshal.Cast<byte, ushort>(raw), result);
+                break;
+            case TensorDType.F16:
+                HalfPrecision.HalfToSingle(MemoryMarshal.Cast<byte, Half>(raw), result);
+                break;
+            default:
+                throw new SafeTensorsException($"{Path}: tensor '{name}' is {entry.DType}, expected a float type (F32, BF16 or F16)");
+        }
+        return result;
+    }
+
+    public long[] ReadInt64(string name)
+    {
+        TensorEntry entry = Entry(name);
+        ReadOnlySpan<byte> raw = RawBytes(name);
+        return entry.DType switch
+        {
+            TensorDType.I64 => MemoryMarshal.Cast<byte, long>(raw).ToArray(),
+            TensorDType.I32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(raw).ToArray(), v => (long)v),
+            _ => throw new SafeTensorsException($"{Path}: tensor '{name}' is {entry.DType}, expected I64 or I32"),
+        };
+    }
+
+    private void CheckShape(TensorEntry entry, long[] expectedShape)
+    {
+        if (expectedShape.Length > 0 && !entry.Shape.AsSpan().SequenceEqual(expectedShape))
+            throw new SafeTensorsException(
+                $"{Path}: tensor '{entry.Name}' has shape {entry.ShapeText}, expected {TensorEntry.ShapeToText(expectedShape)}");
+    }
+
+    public void Dispose()
+    {
+        if (_view is null) return;
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _map?.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

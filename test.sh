@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test of the solution. The npm packages the tests use (Azurite, the tokenizer oracle)
+# are installed here from their lock files, so a fresh clone needs nothing else.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+for dir in deploy/azurite tests/oracles; do
+  if [[ -f "$dir/package-lock.json" && ! -d "$dir/node_modules" ]]; then
+    echo "test.sh: npm ci in $dir" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
+dotnet build MatMulFree.Cluster.sln -c Release --nologo -v quiet -clp:ErrorsOnly
+dotnet test MatMulFree.Cluster.sln -c Release --no-build --nologo "$@"
