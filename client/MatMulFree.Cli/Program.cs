@@ -1,5 +1,4 @@
 using MatMulFree.Cli;
-using MatMulFree.Cli.Commands;
 using Spectre.Console.Cli;
 
 var app = new CommandApp();
