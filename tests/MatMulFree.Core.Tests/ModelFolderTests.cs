@@ -66,6 +66,15 @@ public sealed class ModelFolderTests : IDisposable
         Assert.Contains("not UTF-8", Assert.Throws<MatMulFreeException>(() => TokenInputReader.Read(path, new Tokenization.ByteTokenizer(256, 1, 2), 256)).Message);
     }
 
+    [Fact]
+    public void Open_SymlinkedFiles_ReadsTheTargets()
+    {
+        File.CreateSymbolicLink(Path.Combine(_dir, "config.json"), RepoPaths.Golden("tiny.config.json"));
+        File.CreateSymbolicLink(Path.Combine(_dir, "model.safetensors"), RepoPaths.Golden("tiny.model.safetensors"));
+        using ModelFolder folder = ModelFolder.Open(_dir);
+        Assert.Equal(64 * 64, folder.Weights.ReadFloat32(ParameterNames.Layer(0, "attn.i_proj.weight"), 64, 64).Length);
+    }
+
     private void CopyGolden(string set)
     {
         File.Copy(RepoPaths.Golden($"{set}.config.json"), Path.Combine(_dir, "config.json"));

@@ -39,11 +39,16 @@ public sealed unsafe class SafeTensorsFile : ITensorSource, IDisposable
     {
         if (!File.Exists(path))
             throw new SafeTensorsException($"{path}: file not found");
-        long length = new FileInfo(path).Length;
+        // The stream's length, not FileInfo's: FileInfo describes a symbolic link itself, not its target.
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        long length = stream.Length;
         if (length < 8)
+        {
+            stream.Dispose();
             throw new SafeTensorsException($"{path}: {length} bytes is too short for a safetensors file (no 8-byte header length)");
+        }
 
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        var map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
         var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
         byte* pointer = null;
         try

@@ -1,0 +1,28 @@
+namespace MatMulFree.Engine.Kernels;
+
+/// <summary>The reference every SIMD kernel is tested against: plain loops over the bit layout.</summary>
+public sealed unsafe class ScalarTernaryKernel : TernaryKernel
+{
+    public override string Name => "scalar";
+
+    public override void Products(byte* packed, int rowBytes, int rowStart, int rowEnd,
+        sbyte* acts, int actStride, int tokens, int* dst, int dstStride)
+    {
+        for (int t = 0; t < tokens; t++)
+            for (int r = rowStart; r < rowEnd; r++)
+                dst[(long)t * dstStride + r] = Row(packed + (long)r * rowBytes, rowBytes, acts + (long)t * actStride);
+    }
+
+    private static int Row(byte* row, int rowBytes, sbyte* a)
+    {
+        int sum = 0;
+        for (int b = 0; b < rowBytes; b++)
+        {
+            int block = b / TernaryCodes.BytesPerBlock, j = b % TernaryCodes.BytesPerBlock;
+            int column = block * TernaryCodes.WeightsPerBlock + j;
+            for (int group = 0; group < 4; group++)
+                sum += ((row[b] >> (6 - 2 * group)) & 3) * a[column + group * TernaryCodes.GroupWidth];
+        }
+        return sum;
+    }
+}

@@ -1,0 +1,65 @@
+namespace MatMulFree.Engine.Kernels;
+
+/// <summary>
+/// The integer heart of BitLinear: for packed ternary rows (see <see cref="TernaryCodes"/>) and
+/// int8 activation rows, <c>dst[t·dstStride + r] = Σ_k c[r,k] · q[t,k]</c> with c = T + 1.
+/// One sealed subclass per instruction set; <see cref="ScalarTernaryKernel"/> is the reference.
+/// </summary>
+public abstract unsafe class TernaryKernel
+{
+    public abstract string Name { get; }
+
+    /// <summary>
+    /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of a matrix whose rows are
+    /// <paramref name="rowBytes"/> apart, against <paramref name="tokens"/> activation rows of at
+    /// least rowBytes·4 bytes each (zero past the real columns), <paramref name="actStride"/> apart.
+    /// </summary>
+    public abstract void Products(byte* packed, int rowBytes, int rowStart, int rowEnd,
+        sbyte* acts, int actStride, int tokens, int* dst, int dstStride);
+}
+
+/// <summary>
+/// A SIMD kernel cut into tiles of 4 weight rows × 4 tokens: each weight vector is unpacked once
+/// and used for 4 tokens, each activation vector loaded once and used for 4 rows — the reuse that
+/// makes batched decode compute-bound rather than bound by unpacking.
+/// </summary>
+public abstract unsafe class TiledTernaryKernel : TernaryKernel
+{
+    public sealed override void Products(byte* packed, int rowBytes, int rowStart, int rowEnd,
+        sbyte* acts, int actStride, int tokens, int* dst, int dstStride)
+    {
+        int blocks = rowBytes / TernaryCodes.BytesPerBlock;
+        int* tile = stackalloc int[KernelTuning.RowTile * KernelTuning.TokenTile];
+        for (int r = rowStart; r < rowEnd; r += KernelTuning.RowTile)
+        {
+            int rows = Math.Min(KernelTuning.RowTile, rowEnd - r);
+            // A short last tile repeats its first row; the surplus sums are discarded.
+            byte* w0 = packed + (long)r * rowBytes;
+            byte* w1 = rows > 1 ? w0 + rowBytes : w0;
+            byte* w2 = rows > 2 ? w0 + 2L * rowBytes : w0;
+            byte* w3 = rows > 3 ? w0 + 3L * rowBytes : w0;
+            int t = 0;
+            for (; t + KernelTuning.TokenTile <= tokens; t += KernelTuning.TokenTile)
+            {
+                sbyte* a = acts + (long)t * actStride;
+                Tile4x4(w0, w1, w2, w3, blocks, a, a + actStride, a + 2L * actStride, a + 3L * actStride, tile);
+                for (int s = 0; s < KernelTuning.TokenTile; s++)
+                    for (int i = 0; i < rows; i++)
+                        dst[(long)(t + s) * dstStride + r + i] = tile[s * 4 + i];
+            }
+            for (; t < tokens; t++)
+            {
+                Tile4x1(w0, w1, w2, w3, blocks, acts + (long)t * actStride, tile);
+                for (int i = 0; i < rows; i++)
+                    dst[(long)t * dstStride + r + i] = tile[i];
+            }
+        }
+    }
+
+    /// <summary>4 rows × 4 tokens; <paramref name="result"/>[s·4 + i] is row i against token s.</summary>
+    protected abstract void Tile4x4(byte* w0, byte* w1, byte* w2, byte* w3, int blocks,
+        sbyte* a0, sbyte* a1, sbyte* a2, sbyte* a3, int* result);
+
+    /// <summary>4 rows × 1 token; <paramref name="result"/>[i] is row i.</summary>
+    protected abstract void Tile4x1(byte* w0, byte* w1, byte* w2, byte* w3, int blocks, sbyte* a, int* result);
+}

@@ -1,0 +1,87 @@
+using MatMulFree.Engine.Kernels;
+
+namespace MatMulFree.Engine.Tests;
+
+public sealed unsafe class TernaryKernelTests
+{
+    public static TheoryData<string> SimdKernels()
+    {
+        var data = new TheoryData<string>();
+        foreach (var k in TernaryKernelFactory.Supported())
+            if (k is not ScalarTernaryKernel)
+                data.Add(k.Name);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(SimdKernels))]
+    public void TernaryKernel_Products_MatchesScalarForEveryLength0To256(string name)
+    {
+        var kernel = TernaryKernelFactory.Create(name);
+        var rng = new Random(1);
+        for (int columns = 0; columns <= 256; columns++)
+            AssertMatchesScalar(kernel, rng, rows: 1 + columns % 7, columns, tokens: 1 + columns % 6);
+    }
+
+    [Theory]
+    [MemberData(nameof(SimdKernels))]
+    public void TernaryKernel_Products_MatchesScalarForOddShapesAndLongRows(string name)
+    {
+        var kernel = TernaryKernelFactory.Create(name);
+        var rng = new Random(2);
+        // 4,353 and 5,000 columns cross the 16-block int16 flush of the maddubs kernels;
+        // extreme activations (all ±127) check that no lane saturates.
+        foreach (var (rows, columns, tokens) in new[] { (13, 300, 9), (5, 1000, 4), (9, 4353, 5), (4, 5000, 1), (3, 2816, 7) })
+            AssertMatchesScalar(kernel, rng, rows, columns, tokens);
+        AssertMatchesScalar(kernel, rng, 8, 4608, 5, extreme: true);
+    }
+
+    [Fact]
+    public void TernaryKernelFactory_Create_UnknownNameNamesTheVariable()
+    {
+        var e = Assert.Throws<EngineException>(() => TernaryKernelFactory.Create("avx9000"));
+        Assert.Contains("MMF_KERNEL=avx9000", e.Message);
+    }
+
+    [Fact]
+    public void TernaryCodes_PackRow_RoundTripsEveryTrit()
+    {
+        var rng = new Random(3);
+        var trits = new sbyte[777];
+        for (int i = 0; i < trits.Length; i++)
+            trits[i] = (sbyte)rng.Next(-1, 2);
+        var row = new byte[TernaryCodes.RowBytes(trits.Length)];
+        TernaryCodes.PackRow(trits, row);
+        for (int i = 0; i < trits.Length; i++)
+            Assert.Equal(trits[i] + 1, TernaryCodes.Code(row, i));
+        for (int i = trits.Length; i < TernaryCodes.PaddedLength(trits.Length); i++)
+            Assert.Equal(1, TernaryCodes.Code(row, i));
+    }
+
+    private static void AssertMatchesScalar(TernaryKernel kernel, Random rng, int rows, int columns, int tokens, bool extreme = false)
+    {
+        int rowBytes = TernaryCodes.RowBytes(columns), padded = rowBytes * 4;
+        var packed = new byte[Math.Max(1, rows * rowBytes)];
+        var trits = new sbyte[columns];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < columns; c++)
+                trits[c] = extreme ? (sbyte)1 : (sbyte)rng.Next(-1, 2);
+            TernaryCodes.PackRow(trits, packed.AsSpan(r * rowBytes, rowBytes));
+        }
+        var acts = new sbyte[Math.Max(1, tokens * padded)];
+        for (int t = 0; t < tokens; t++)
+            for (int c = 0; c < columns; c++)
+                acts[t * padded + c] = extreme ? (sbyte)(t % 2 == 0 ? 127 : -127) : (sbyte)rng.Next(-127, 128);
+        var expected = new int[tokens * rows];
+        var actual = new int[tokens * rows];
+        fixed (byte* w = packed)
+        fixed (sbyte* a = acts)
+        fixed (int* e = expected, o = actual)
+        {
+            new ScalarTernaryKernel().Products(w, rowBytes, 0, rows, a, padded, tokens, e, rows);
+            kernel.Products(w, rowBytes, 0, rows, a, padded, tokens, o, rows);
+        }
+        Assert.True(expected.AsSpan().SequenceEqual(actual), $"{kernel.Name}: {rows}x{columns} x {tokens} tokens differs from scalar");
+    }
+}
