@@ -1,0 +1,7 @@
+using MatMulFree.Testing.Azurite;
+
+namespace MatMulFree.Storage.Tests;
+
+/// <summary>Every Azure test class shares one Azurite, started once for this assembly's collection.</summary>
+[CollectionDefinition(AzuriteFixture.Collection)]
+public sealed class AzuriteCollection : ICollectionFixture<AzuriteFixture>;
