@@ -201,6 +201,25 @@ public abstract class SnapshotStoreContractTests : IDisposable
     }
 
     [Fact]
+    public async Task ModelStore_PushAsync_ConcurrentWithoutVersion_EachGetsItsOwnWholeVersion()
+    {
+        var folder = Directory.CreateTempSubdirectory("mmf-push-");
+        try
+        {
+            await File.WriteAllBytesAsync(Path.Combine(folder.FullName, "model.safetensors"), TestBytes.Random(300_000, seed: 7));
+            await File.WriteAllTextAsync(Path.Combine(folder.FullName, "config.json"), "{}");
+            var models = new ModelStore(CreateStore());
+
+            var pushes = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => models.PushAsync("race", folder.FullName))));
+
+            Assert.Equal(4, pushes.Select(p => p.Version).Distinct().Count());
+            foreach (var version in pushes)
+                Assert.All(await models.VerifyAsync(version), check => Assert.Equal(FileCheckStatus.Ok, check.Status));
+        }
+        finally { folder.Delete(recursive: true); }
+    }
+
+    [Fact]
     public async Task ModelStore_PushAsync_ExistingVersion_ThrowsConflict()
     {
         var models = new ModelStore(CreateStore());

@@ -18,10 +18,12 @@ public sealed class ModelStore(IBlobStore store)
     {
         var files = SnapshotFile.FromDirectory(folder);
         if (files.Count == 0) throw new StoreLocationException($"model folder '{folder}' has no files to push");
-        version ??= await NextVersionAsync(name, cancellationToken);
+        version = version is null
+            ? await ClaimNextVersionAsync(name, cancellationToken)
+            : await ClaimVersionAsync(name, version, cancellationToken)
+                ?? throw new BlobConflictException(store.Location, StoreLayout.ModelVersion(name, version),
+                    $"model '{name}' version '{version}' already exists or is being pushed; versions are immutable, push another");
         var prefix = StoreLayout.ModelVersion(name, version);
-        if (await store.GetPropertiesAsync(StoreLayout.Manifest(prefix), cancellationToken) is not null)
-            throw new BlobConflictException(store.Location, prefix, $"model '{name}' version '{version}' already exists; versions are immutable, push another");
         var manifest = await SnapshotWriter.WriteAsync(store, prefix, files,
             entries => new Manifest { Kind = "model", CreatedUtc = DateTimeOffset.UtcNow, Files = entries }, progress, cancellationToken);
         return new ModelVersion(name, version, prefix, manifest);
@@ -76,11 +78,37 @@ public sealed class ModelStore(IBlobStore store)
     public async Task<IReadOnlyList<FileCheck>> VerifyAsync(ModelVersion version, IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default) =>
         await SnapshotReader.VerifyAsync(store, version.Prefix, version.Manifest, progress, cancellationToken);
 
-    private async Task<string> NextVersionAsync(string name, CancellationToken cancellationToken)
+    // Two pushes must never upload into one version folder: each first creates the version's claim
+    // blob with an only-if-absent write, and the loser of that race moves on to the next number.
+    // A push that dies after claiming burns its number; the next push takes the one after.
+    private const int ClaimAttempts = 16;
+
+    private async Task<string> ClaimNextVersionAsync(string name, CancellationToken cancellationToken)
     {
-        var numbers = (await VersionFoldersAsync(name, manifestOnly: false, cancellationToken))
-            .Select(v => long.TryParse(v, out var n) ? n : 0);
-        return (numbers.DefaultIfEmpty(0).Max() + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        for (int attempt = 0; attempt < ClaimAttempts; attempt++)
+        {
+            var numbers = (await VersionFoldersAsync(name, manifestOnly: false, cancellationToken))
+                .Select(v => long.TryParse(v, out var n) ? n : 0);
+            string next = (numbers.DefaultIfEmpty(0).Max() + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (await ClaimVersionAsync(name, next, cancellationToken) is { } claimed) return claimed;
+        }
+        throw new BlobConflictException(store.Location, StoreLayout.Model(name),
+            $"model '{name}': {ClaimAttempts} concurrent pushes took every version number tried; push again");
+    }
+
+    private async Task<string?> ClaimVersionAsync(string name, string version, CancellationToken cancellationToken)
+    {
+        string claim = $"{StoreLayout.ModelVersion(name, version)}/{StoreLayout.ClaimFile}";
+        try
+        {
+            await store.PutAsync(claim, new MemoryStream(System.Text.Encoding.UTF8.GetBytes(DateTimeOffset.UtcNow.ToString("O"))),
+                new PutOptions { Condition = BlobCondition.IfNotExists }, cancellationToken);
+            return version;
+        }
+        catch (BlobConflictException)
+        {
+            return null;
+        }
     }
 
     private async Task<IReadOnlyList<string>> VersionFoldersAsync(string name, bool manifestOnly, CancellationToken cancellationToken)

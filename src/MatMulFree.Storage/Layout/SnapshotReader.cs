@@ -102,6 +102,7 @@ public static class SnapshotReader
             checks.Add(Compare(file, hashing.BytesHashed, hashing.Sha256Hex()));
         }
         present.Remove(StoreLayout.ManifestFile);
+        present.Remove(StoreLayout.ClaimFile);
         checks.AddRange(present.Values.Select(b => new FileCheck(b.Path[(prefix.Length + 1)..], FileCheckStatus.NotInManifest, 0, b.Length, null, null)));
         return checks;
     }

@@ -12,6 +12,9 @@ public static class StoreLayout
     public const string Runs = "runs";
     public const string ManifestFile = "manifest.json";
 
+    /// <summary>Created, only if absent, before a snapshot\'s first file: whoever creates it owns the folder.</summary>
+    public const string ClaimFile = ".claim";
+
     public static string Model(string name) => $"{Models}/{BlobPath.ValidateName(name, "model name")}";
 
     public static string ModelVersion(string name, string version) => $"{Model(name)}/{BlobPath.ValidateName(version, "model version")}";
