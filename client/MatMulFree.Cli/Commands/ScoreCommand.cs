@@ -1,0 +1,74 @@
+using System.ComponentModel;
+using System.Text.Json;
+using MatMulFree.Core;
+using MatMulFree.Engine;
+using MatMulFree.Model;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace MatMulFree.Cli.Commands;
+
+/// <summary>
+/// <c>mmf score</c>: mean next-token negative log-likelihood and perplexity of a model on data,
+/// over all B·(T−1) predicted tokens — the loss of the golden files.
+/// </summary>
+public sealed class ScoreCommand : AsyncCommand<ScoreCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--model <DIR>")]
+        [Description("Hugging Face model folder: config.json and model.safetensors (or shards).")]
+        public string? Model { get; init; }
+
+        [CommandOption("--input <FILE>")]
+        [Description("A .safetensors file with an int64/int32 tensor input_ids [[B, T]], or UTF-8 text.")]
+        public string? Input { get; init; }
+
+        [CommandOption("--engine <ENGINE>")]
+        [Description("torch (the TorchSharp model) or cpu (the packed ternary engine). Default: torch.")]
+        [DefaultValue("torch")]
+        public string Engine { get; init; } = "torch";
+
+        [CommandOption("--json")]
+        [Description("Print one JSON object: loss, perplexity, tokens, engine.")]
+        public bool Json { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            if (string.IsNullOrWhiteSpace(Model)) return ValidationResult.Error("--model is required");
+            if (string.IsNullOrWhiteSpace(Input)) return ValidationResult.Error("--input is required");
+            if (Engine is not ("torch" or "cpu")) return ValidationResult.Error($"--engine must be torch or cpu, got \"{Engine}\"");
+            return ValidationResult.Success();
+        }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        using ModelFolder folder = ModelFolder.Open(settings.Model!, notice =>
+        {
+            if (!settings.Json) AnsiConsole.MarkupLineInterpolated($"[grey]{notice}[/]");
+        });
+        long[,] ids = TokenInputReader.Read(settings.Input!, folder.Tokenizer, folder.Config.VocabSize);
+
+        ScoreResult result = await Task.Run(() => settings.Engine == "cpu"
+            ? EngineScorer.Score(folder, ids)
+            : TorchScorer.Score(folder, ids), cancellationToken);
+
+        if (settings.Json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                loss = result.Loss,
+                perplexity = result.Perplexity,
+                tokens = result.Tokens,
+                engine = settings.Engine,
+            }));
+        }
+        else
+        {
+            AnsiConsole.MarkupLineInterpolated(
+                $"loss [bold]{result.Loss:F6}[/]  perplexity [bold]{result.Perplexity:F3}[/]  over {result.Tokens} predicted tokens ({settings.Engine})");
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,51 @@
+using System.Diagnostics;
+
+namespace MatMulFree.Cli.Tests;
+
+/// <summary>Runs the built <c>mmf</c> client in a child process from the repository root.</summary>
+internal static class Mmf
+{
+    public static string RepoRoot { get; } = FindRoot();
+
+    public sealed record Result(int ExitCode, string Stdout, string Stderr)
+    {
+        public string Output => Stdout + Stderr;
+    }
+
+    public static async Task<Result> RunAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = RepoRoot,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "mmf.dll"));
+        foreach (string a in args) start.ArgumentList.Add(a);
+        start.Environment["NO_COLOR"] = "1";
+        start.Environment["COLUMNS"] = "200";
+
+        using Process process = Process.Start(start)!;
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"mmf {string.Join(' ', args)} did not finish in 3 minutes");
+        }
+        return new Result(process.ExitCode, await stdout, await stderr);
+    }
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "MatMulFree.Cluster.sln")))
+                return dir.FullName;
+        throw new InvalidOperationException($"no MatMulFree.Cluster.sln above {AppContext.BaseDirectory}");
+    }
+}
