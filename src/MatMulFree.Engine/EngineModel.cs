@@ -25,8 +25,8 @@ public sealed unsafe class EngineModel : IDisposable
         _owner = owner;
         _byName = tensors.ToDictionary(t => t.Name);
 
-        var embeddingKind = _byName.TryGetValue(ParameterNames.Embeddings, out var e) && e.Kind == ServingTensorKind.F32
-            ? ServingTensorKind.F32 : ServingTensorKind.F16;
+        var embeddingKind = _byName.TryGetValue(ParameterNames.Embeddings, out var e) && e.Kind is ServingTensorKind.F32 or ServingTensorKind.I8Rows
+            ? e.Kind : ServingTensorKind.F16;
         _embeddings = Require(ParameterNames.Embeddings, embeddingKind, source, config.VocabSize, config.HiddenSize);
         float[][]? lb = null;
         if (config.UseLowerBound)
@@ -53,8 +53,11 @@ public sealed unsafe class EngineModel : IDisposable
 
     public ModelConfig Config { get; }
     public IReadOnlyList<ServingTensor> Tensors { get; }
-    /// <summary>F16 normally; F32 when converted for exact comparison with the authors' fp32 outputs.</summary>
+    /// <summary>F16 or I8Rows normally; F32 when converted for exact comparison with the authors' fp32 outputs.</summary>
     public ServingTensorKind EmbeddingKind => _embeddings.Kind;
+
+    /// <summary>Bytes of one embedding row as stored (what a token reads of the embeddings).</summary>
+    public long EmbeddingRowBytes => _embeddings.ByteLength / Config.VocabSize;
 
     /// <summary>Writes row <paramref name="id"/> of the embeddings (the caller checked the id) as floats.</summary>
     public void Embed(int id, Span<float> destination)
@@ -62,6 +65,14 @@ public sealed unsafe class EngineModel : IDisposable
         int d = Config.HiddenSize;
         if (_embeddings.Kind == ServingTensorKind.F32)
             new ReadOnlySpan<float>((float*)_embeddings.Data + (long)id * d, d).CopyTo(destination);
+        else if (_embeddings.Kind == ServingTensorKind.I8Rows)
+        {
+            byte* row = _embeddings.Data + (long)id * (4 + d);
+            float scale = *(float*)row;
+            var q = new ReadOnlySpan<sbyte>(row + 4, d);
+            for (int j = 0; j < d; j++)
+                destination[j] = q[j] * scale;
+        }
         else
         {
             var row = new ReadOnlySpan<Half>((Half*)_embeddings.Data + (long)id * d, d);
@@ -140,6 +151,7 @@ public sealed unsafe class EngineModel : IDisposable
         {
             ServingTensorKind.F16 => shape.Aggregate(2L, (a, b) => a * b),
             ServingTensorKind.F32 => shape.Aggregate(4L, (a, b) => a * b),
+            ServingTensorKind.I8Rows when shape.Length == 2 => (long)shape[0] * (4 + shape[1]),
             _ => t.ByteLength,
         };
         if (t.ByteLength != expected)

@@ -1,3 +1,4 @@
+using MatMulFree.Engine.Benchmarks;
 using MatMulFree.Engine.Kernels;
 using MatMulFree.Engine.Threading;
 
@@ -61,6 +62,9 @@ public sealed unsafe class InferenceEngine : IDisposable
     public bool Simd { get; }
     public int MaxRows { get; }
     public int Threads => _pool.ThreadCount;
+
+    /// <summary>Bench only: when set, every forward pass charges its stages' CPU time to it.</summary>
+    public StageProfile? Profile { get; set; }
 
     public RecurrentState CreateState() => new(Model.Identity, Model.Config.NumHiddenLayers, _m);
 
@@ -153,6 +157,8 @@ public sealed unsafe class InferenceEngine : IDisposable
     {
         int n = tokens.Length, d = _d, m = _m;
         var config = Model.Config;
+        var profile = Profile;
+        profile?.Restart();
         for (int t = 0; t < n; t++)
         {
             int id = tokens[t];
@@ -160,6 +166,7 @@ public sealed unsafe class InferenceEngine : IDisposable
                 throw new EngineException($"token id {id} is outside the vocabulary [0, {_v})");
             Model.Embed(id, new Span<float>(_x + (long)t * d, d));
         }
+        profile?.Mark(EngineStage.Embedding);
 
         var layers = Model.Layers;
         for (int li = 0; li < layers.Count; li++)
@@ -167,27 +174,35 @@ public sealed unsafe class InferenceEngine : IDisposable
             var layer = layers[li];
             // Token mixer: x̂ = RMSNorm(x; attn_norm), then the three BitLinear quantizations of x̂.
             _rows.NormQuantize(n, layer.AttnNorm, config.RmsNormEps, layer.I.NormGain, layer.F.NormGain, layer.G.NormGain);
+            profile?.Mark(EngineStage.NormQuantize);
             _product.Begin(n);
             _product.Add(layer.I.Weight, _qA, _sumA, _sxA, (int*)_ifg, _ifg, false);
             _product.Add(layer.F.Weight, _qA + (long)n * _kd, _sumA + n, _sxA + n, (int*)(_ifg + (long)n * m), _ifg + (long)n * m, false);
             _product.Add(layer.G.Weight, _qA + 2L * n * _kd, _sumA + 2 * n, _sxA + 2 * n, (int*)(_ifg + 2L * n * m), _ifg + 2L * n * m, false);
             RunProduct();
+            profile?.Mark(EngineStage.IfgProduct);
 
             _rows.Mixer(n, li, layer, config.RmsNormEps, parallel: !sharedState);
+            profile?.Mark(EngineStage.Recurrence);
             _product.Begin(n);
             _product.Add(layer.O.Weight, _qB, _sumB, _sxB, (int*)_tmp, _x, true);
             RunProduct();
+            profile?.Mark(EngineStage.OProduct);
 
             // Channel mixer: GLU over RMSNorm(x; mlp_norm).
             _rows.NormQuantize(n, layer.MlpNorm, config.RmsNormEps, layer.GateUp.NormGain);
+            profile?.Mark(EngineStage.NormQuantize);
             _product.Begin(n);
             _product.Add(layer.GateUp.Weight, _qA, _sumA, _sxA, (int*)_gateUp, _gateUp, false);
             RunProduct();
+            profile?.Mark(EngineStage.GateUpProduct);
 
             _rows.Glu(n, layer.Down.NormGain);
+            profile?.Mark(EngineStage.Glu);
             _product.Begin(n);
             _product.Add(layer.Down.Weight, _qB, _sumB, _sxB, (int*)_tmp, _x, true);
             RunProduct();
+            profile?.Mark(EngineStage.DownProduct);
         }
 
         for (int t = 0; t < n; t++)
@@ -196,12 +211,14 @@ public sealed unsafe class InferenceEngine : IDisposable
             return;
         int k = n - logitsFrom;
         _rows.NormQuantize(n, Model.FinalNorm, config.RmsNormEps, Model.LmHead.NormGain);
+        profile?.Mark(EngineStage.NormQuantize);
         fixed (float* output = logits)
         {
             _product.Begin(k);
             _product.Add(Model.LmHead.Weight, _qA + (long)logitsFrom * _kd, _sumA + logitsFrom, _sxA + logitsFrom, (int*)output, output, false);
             RunProduct();
         }
+        profile?.Mark(EngineStage.LmHead);
     }
 
     private void RunProduct()

@@ -12,12 +12,13 @@ namespace MatMulFree.Engine;
 public static unsafe class ServingConverter
 {
     /// <param name="embeddings">F16 (the serving default: half the bytes, see docs/benchmarks.md for its
-    /// effect on the loss) or F32 (exact, for comparison with fp32 references).</param>
+    /// effect on the loss), I8Rows (a quarter, int8 with a scale per row) or F32 (exact, for comparison
+    /// with fp32 references).</param>
     public static EngineModel FromCheckpoint(ITensorSource source, ModelConfig config, string sourceName,
         ServingTensorKind embeddings = ServingTensorKind.F16)
     {
-        if (embeddings is not (ServingTensorKind.F16 or ServingTensorKind.F32))
-            throw new EngineException($"embeddings must be stored as F16 or F32, not {embeddings}");
+        if (embeddings is not (ServingTensorKind.F16 or ServingTensorKind.F32 or ServingTensorKind.I8Rows))
+            throw new EngineException($"embeddings must be stored as F16, I8Rows or F32, not {embeddings}");
         var arena = new PinnedArena();
         var tensors = new List<ServingTensor>();
         foreach (var (name, shape) in ParameterNames.All(config))
@@ -28,7 +29,7 @@ public static unsafe class ServingConverter
             if (IsTernary(name))
                 tensors.Add(Ternary(arena, name, values, (int)shape[0], (int)shape[1]));
             else if (name == ParameterNames.Embeddings)
-                tensors.Add(embeddings == ServingTensorKind.F16 ? Half16(arena, name, values, shape) : Float32(arena, name, values, shape));
+                tensors.Add(Embeddings(arena, name, values, shape, embeddings));
             else if (name == ParameterNames.LowerBounds)
                 tensors.Add(Float32(arena, EngineModel.LowerBoundsTensor, LowerBounds(values, config.NumHiddenLayers, config.HiddenSize), shape));
             else
@@ -41,8 +42,10 @@ public static unsafe class ServingConverter
     /// A model of the given shape with random trits (uniform over −1, 0, +1), uniform(−1, 1) embeddings,
     /// unit norm gains and zero lower bounds: the 370M shape without a checkpoint, for benchmarks.
     /// </summary>
-    public static EngineModel Random(ModelConfig config, int seed)
+    public static EngineModel Random(ModelConfig config, int seed, ServingTensorKind embeddings = ServingTensorKind.F16)
     {
+        if (embeddings is not (ServingTensorKind.F16 or ServingTensorKind.F32 or ServingTensorKind.I8Rows))
+            throw new EngineException($"embeddings must be stored as F16, I8Rows or F32, not {embeddings}");
         var rng = new Random(seed);
         var arena = new PinnedArena();
         var tensors = new List<ServingTensor>();
@@ -73,7 +76,7 @@ public static unsafe class ServingConverter
                 var values = new float[shape[0] * shape[1]];
                 for (int i = 0; i < values.Length; i++)
                     values[i] = (float)(rng.NextDouble() * 2 - 1);
-                tensors.Add(Half16(arena, name, values, shape));
+                tensors.Add(Embeddings(arena, name, values, shape, embeddings));
             }
             else if (name == ParameterNames.LowerBounds)
                 tensors.Add(Float32(arena, EngineModel.LowerBoundsTensor, LowerBounds(new float[shape[0] * shape[1]], config.NumHiddenLayers, config.HiddenSize), shape));
@@ -117,6 +120,35 @@ public static unsafe class ServingConverter
         var span = new Span<byte>(data, checked((int)probe.ByteLength));
         float scale = WeightTernarizer.Pack(latent, rows, columns, span);
         return new ServingTensor(name, ServingTensorKind.Ternary2, [rows, columns], scale, data, probe.ByteLength, XxHash3.HashToUInt64(span));
+    }
+
+    private static ServingTensor Embeddings(PinnedArena arena, string name, float[] values, long[] shape, ServingTensorKind kind) => kind switch
+    {
+        ServingTensorKind.F16 => Half16(arena, name, values, shape),
+        ServingTensorKind.I8Rows => Int8Rows(arena, name, values, shape),
+        _ => Float32(arena, name, values, shape),
+    };
+
+    /// <summary>Each row: fp32 scale = max|row|/127, then round(x/scale) as int8 (symmetric, so 0 stays 0).</summary>
+    private static ServingTensor Int8Rows(PinnedArena arena, string name, float[] values, long[] shape)
+    {
+        int rows = (int)shape[0], columns = (int)shape[1], stride = 4 + columns;
+        long bytes = (long)rows * stride;
+        byte* data = arena.Allocate(bytes);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = values.AsSpan(r * columns, columns);
+            float max = 0;
+            foreach (float v in row)
+                max = MathF.Max(max, MathF.Abs(v));
+            float scale = max > 0 ? max / 127f : 1f;
+            byte* dst = data + (long)r * stride;
+            *(float*)dst = scale;
+            var q = new Span<sbyte>(dst + 4, columns);
+            for (int j = 0; j < columns; j++)
+                q[j] = (sbyte)Math.Clamp(MathF.Round(row[j] / scale), -127f, 127f);
+        }
+        return new ServingTensor(name, ServingTensorKind.I8Rows, shape, 1, data, bytes, XxHash3.HashToUInt64(new ReadOnlySpan<byte>(data, checked((int)bytes))));
     }
 
     private static ServingTensor Half16(PinnedArena arena, string name, float[] values, long[] shape)

@@ -9,6 +9,12 @@ public enum ServingTensorKind
     F16 = 2,
     /// <summary>Single precision (norm gains, precomputed lower bounds).</summary>
     F32 = 3,
+    /// <summary>
+    /// Int8 rows with a scale per row (the embeddings): each row is its fp32 scale max|row|/127
+    /// followed by the row's int8 values, 4 + columns bytes. Half of fp16's bytes; what takes the
+    /// 370M model past the paper's 10× (docs/benchmarks.md has its effect on the golden loss).
+    /// </summary>
+    I8Rows = 4,
 }
 
 /// <summary>

@@ -16,6 +16,7 @@ internal sealed class GoldenSet
             {
             Model = ServingConverter.FromCheckpoint(weights, Config, name, ServingTensorKind.F32);
             HalfModel = ServingConverter.FromCheckpoint(weights, Config, name, ServingTensorKind.F16);
+            Int8Model = ServingConverter.FromCheckpoint(weights, Config, name, ServingTensorKind.I8Rows);
         }
         using var golden = SafeTensorsFile.Open(Path.Combine(Directory, $"{name}.golden.safetensors"));
         var ids = golden.ReadInt64("input_ids");
@@ -37,6 +38,9 @@ internal sealed class GoldenSet
 
     /// <summary>Converted with fp16 embeddings, as `mmf convert` writes by default.</summary>
     public EngineModel HalfModel { get; }
+
+    /// <summary>Converted with int8 embeddings, a scale per row.</summary>
+    public EngineModel Int8Model { get; }
     public int Batch { get; }
     public int Length { get; }
     public long[,] InputIds { get; }

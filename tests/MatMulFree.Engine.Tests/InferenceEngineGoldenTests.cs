@@ -1,3 +1,5 @@
+using MatMulFree.Core;
+
 namespace MatMulFree.Engine.Tests;
 
 /// <summary>The engine against the authors' own outputs (tests/data/golden), with the README's tolerances.</summary>
@@ -89,5 +91,29 @@ public sealed class InferenceEngineGoldenTests
         using var engine = new InferenceEngine(set.HalfModel);
         var score = EngineScorer.Score(engine, set.InputIds);
         Assert.True(Math.Abs(score.Loss - set.Loss) <= 2e-3, $"{name}: fp16-embedding loss {score.Loss} vs golden {set.Loss}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Sets))]
+    public void InferenceEngine_Score_Int8RowEmbeddingsMoveTheLossLittle(string name)
+    {
+        // int8 embeddings with a scale per row round each value by up to max|row|/254; the first
+        // RMSNorm divides the row's scale out again, so only the relative rounding reaches the loss.
+        var set = GoldenSet.Load(name);
+        using var engine = new InferenceEngine(set.Int8Model);
+        var score = EngineScorer.Score(engine, set.InputIds);
+        Assert.True(Math.Abs(score.Loss - set.Loss) <= 2e-3, $"{name}: int8-embedding loss {score.Loss} vs golden {set.Loss} (Δ {score.Loss - set.Loss:E2})");
+        Assert.Equal(ServingTensorKind.I8Rows, set.Int8Model.EmbeddingKind);
+    }
+
+    [Fact]
+    public void ServingConverter_Random_Int8RowEmbeddingsQuarterTheEmbeddingBytes()
+    {
+        var config = ModelConfig.Preset("tiny");
+        using var half = ServingConverter.Random(config, seed: 1);
+        using var int8 = ServingConverter.Random(config, seed: 1, ServingTensorKind.I8Rows);
+        Assert.Equal(2L * config.HiddenSize, half.EmbeddingRowBytes);
+        Assert.Equal(4L + config.HiddenSize, int8.EmbeddingRowBytes);
+        Assert.Equal(half.WeightBytes - (long)config.VocabSize * (config.HiddenSize - 4), int8.WeightBytes);
     }
 }

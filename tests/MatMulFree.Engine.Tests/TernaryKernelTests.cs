@@ -29,11 +29,13 @@ public sealed unsafe class TernaryKernelTests
     {
         var kernel = TernaryKernelFactory.Create(name);
         var rng = new Random(2);
-        // 4,353 and 5,000 columns cross the 16-block int16 flush of the maddubs kernels;
-        // extreme activations (all ±127) check that no lane saturates.
-        foreach (var (rows, columns, tokens) in new[] { (13, 300, 9), (5, 1000, 4), (9, 4353, 5), (4, 5000, 1), (3, 2816, 7) })
+        // 4,353 and 5,000 columns cross the int16 flush of the maddubs kernels (16, 8 and 4 blocks);
+        // extreme activations (127 and −128 against all-+1 weights) check that no lane wraps:
+        // 4,096 columns of −128 bring a 16-block int16 sum to exactly −32,768.
+        foreach (var (rows, columns, tokens) in new[] { (13, 300, 9), (5, 1000, 4), (9, 4353, 5), (4, 5000, 1), (3, 2816, 7), (6, 1024, 11) })
             AssertMatchesScalar(kernel, rng, rows, columns, tokens);
         AssertMatchesScalar(kernel, rng, 8, 4608, 5, extreme: true);
+        AssertMatchesScalar(kernel, rng, 5, 4096, 6, extreme: true);
     }
 
     [Fact]
@@ -72,7 +74,7 @@ public sealed unsafe class TernaryKernelTests
         var acts = new sbyte[Math.Max(1, tokens * padded)];
         for (int t = 0; t < tokens; t++)
             for (int c = 0; c < columns; c++)
-                acts[t * padded + c] = extreme ? (sbyte)(t % 2 == 0 ? 127 : -127) : (sbyte)rng.Next(-127, 128);
+                acts[t * padded + c] = extreme ? (sbyte)(t % 2 == 0 ? 127 : -128) : (sbyte)rng.Next(-127, 128);
         var expected = new int[tokens * rows];
         var actual = new int[tokens * rows];
         fixed (byte* w = packed)

@@ -38,6 +38,10 @@ public sealed class BenchDecodeCommand : AsyncCommand<BenchDecodeCommand.Setting
         [DefaultValue(20)]
         public int TorchSteps { get; init; } = 20;
 
+        [CommandOption("--profile")]
+        [Description("Also run a one-thread engine and print each stage's CPU time per token at batch 1 and 64.")]
+        public bool Profile { get; init; }
+
         [CommandOption("--json")]
         [Description("Print one JSON object with every figure.")]
         public bool Json { get; init; }
@@ -68,41 +72,73 @@ public sealed class BenchDecodeCommand : AsyncCommand<BenchDecodeCommand.Setting
     private static Dictionary<string, object> Measure(ModelConfig config, Settings settings)
     {
         long before = Process.GetCurrentProcess().WorkingSet64;
-        using var model = ServingConverter.Random(config, seed: 1);
+        // Int8 row-scaled embeddings: their effect on the golden loss is ≤ 5.2e-4 (docs/benchmarks.md).
+        using var model = ServingConverter.Random(config, seed: 1, ServingTensorKind.I8Rows);
         using var engine = new InferenceEngine(model, threads: settings.Threads, maxRows: 64);
         long resident = Process.GetCurrentProcess().WorkingSet64 - before;
 
+        double loadBefore = LoadAverage();
         double bandwidth = MemoryBandwidth.Measure(engine.Threads);
-        double b1 = DecodeBenchmark.TokensPerSecond(engine, 1, 16, settings.Seconds);
-        double b8 = DecodeBenchmark.TokensPerSecond(engine, 8, 4, settings.Seconds);
-        double b64 = DecodeBenchmark.TokensPerSecond(engine, 64, 2, settings.Seconds);
+        var b1 = DecodeBenchmark.Measure(engine, 1, 16, settings.Seconds);
+        var b8 = DecodeBenchmark.Measure(engine, 8, 4, settings.Seconds);
+        var b64 = DecodeBenchmark.Measure(engine, 64, 2, settings.Seconds);
+        double loadAfter = LoadAverage();
         // A token at batch 1 reads every packed ternary matrix once, plus one embedding row.
-        long bytesPerToken = model.TernaryBytes + (long)config.HiddenSize * (model.EmbeddingKind == ServingTensorKind.F16 ? 2 : 4);
+        long bytesPerToken = model.TernaryBytes + model.EmbeddingRowBytes;
         double ceiling = bandwidth / bytesPerToken;
         long fp32Bytes = TorchDecodeBenchmark.Fp32ParameterBytes(config);
         double torch = settings.TorchSteps > 0 ? TorchDecodeBenchmark.TokensPerSecond(config, 1, settings.TorchSteps, seed: 1) : double.NaN;
 
-        return new Dictionary<string, object>
+        var result = new Dictionary<string, object>
         {
             ["shape"] = settings.Shape,
             ["kernel"] = engine.Kernel.Name,
             ["threads"] = engine.Threads,
-            ["tokens_per_s_b1"] = b1,
-            ["tokens_per_s_b8"] = b8,
-            ["tokens_per_s_b64"] = b64,
+            ["tokens_per_s_b1"] = b1.TokensPerSecond,
+            ["tokens_per_s_b8"] = b8.TokensPerSecond,
+            ["tokens_per_s_b64"] = b64.TokensPerSecond,
+            ["cpu_ms_per_token_b1"] = b1.CpuMsPerToken,
+            ["cpu_ms_per_token_b8"] = b8.CpuMsPerToken,
+            ["cpu_ms_per_token_b64"] = b64.CpuMsPerToken,
+            // What the engine makes with its threads' cores to itself: tokens per CPU-second × threads.
+            ["cpu_bound_tokens_per_s_b1"] = b1.CpuBoundTokensPerSecond,
+            ["cpu_bound_tokens_per_s_b8"] = b8.CpuBoundTokensPerSecond,
+            ["cpu_bound_tokens_per_s_b64"] = b64.CpuBoundTokensPerSecond,
             ["read_bandwidth_gb_s"] = bandwidth / 1e9,
             ["weight_bytes_per_token"] = bytesPerToken,
             ["bandwidth_ceiling_tokens_per_s"] = ceiling,
-            ["bandwidth_fraction_b1"] = b1 / ceiling,
+            ["bandwidth_fraction_b1"] = b1.TokensPerSecond / ceiling,
             ["engine_weight_bytes"] = model.WeightBytes,
             ["engine_resident_bytes"] = resident,
             ["fp32_parameter_bytes"] = fp32Bytes,
             ["memory_ratio_vs_fp32"] = (double)fp32Bytes / model.WeightBytes,
+            ["embedding_kind"] = model.EmbeddingKind.ToString(),
+            ["memory_ratio_vs_fp32_with_f16_embeddings"] = (double)fp32Bytes /
+                (model.WeightBytes - (long)config.VocabSize * model.EmbeddingRowBytes + 2L * config.VocabSize * config.HiddenSize),
             ["torch_fp32_tokens_per_s_b1"] = torch,
-            ["speedup_vs_torch_fp32"] = b1 / torch,
+            ["speedup_vs_torch_fp32"] = b1.TokensPerSecond / torch,
             ["state_bytes_per_session"] = (long)config.NumHiddenLayers * config.MixerWidth * sizeof(float),
-            ["load_average_1m"] = LoadAverage(),
+            ["load_average_1m_before"] = loadBefore,
+            ["load_average_1m_after"] = loadAfter,
+            ["load_average_1m"] = loadAfter,
         };
+        if (settings.Profile)
+            AddProfile(model, settings, result);
+        return result;
+    }
+
+    /// <summary>Per-stage CPU time of a one-thread engine (the caller then does all the work, so its thread clock sees every stage).</summary>
+    private static void AddProfile(EngineModel model, Settings settings, Dictionary<string, object> result)
+    {
+        using var single = new InferenceEngine(model, threads: 1, maxRows: 64);
+        foreach (int batch in new[] { 1, 64 })
+        {
+            var profile = new StageProfile();
+            var m = DecodeBenchmark.Measure(single, batch, batch == 1 ? 8 : 2, settings.Seconds / 2, profile);
+            foreach (var stage in Enum.GetValues<EngineStage>())
+                result[$"profile_b{batch}_{stage}_cpu_ms_per_token"] = profile[stage] * 1e3 / m.Tokens;
+            result[$"profile_b{batch}_tokens_per_cpu_s_one_thread"] = m.TokensPerCpuSecond;
+        }
     }
 
     private static double LoadAverage()

@@ -1,27 +1,56 @@
 using System.Diagnostics;
+using MatMulFree.Engine.Sampling;
 
 namespace MatMulFree.Engine.Benchmarks;
+
+/// <summary>
+/// One decode measurement: N sessions stepping together. Wall-clock throughput lies on a shared
+/// machine, so the process CPU time is kept beside it: tokens per CPU-second times the engine's
+/// threads is what the same code makes with its cores to itself (spinning and memory stalls
+/// count as used, waiting for other processes does not).
+/// </summary>
+public sealed record DecodeMeasurement(int Batch, int Steps, double WallSeconds, double CpuSeconds, int Threads)
+{
+    public long Tokens => (long)Steps * Batch;
+    public double TokensPerSecond => Tokens / WallSeconds;
+    public double CpuMsPerToken => CpuSeconds * 1e3 / Tokens;
+    public double TokensPerCpuSecond => Tokens / CpuSeconds;
+    /// <summary>Throughput with <see cref="Threads"/> cores to itself, from CPU time.</summary>
+    public double CpuBoundTokensPerSecond => TokensPerCpuSecond * Threads;
+}
 
 /// <summary>Decode throughput of the engine: N sessions stepping together, tokens per second over all of them.</summary>
 public static class DecodeBenchmark
 {
     /// <summary>Runs at least <paramref name="minSteps"/> steps and at least <paramref name="minSeconds"/> after one warm-up step.</summary>
-    public static double TokensPerSecond(InferenceEngine engine, int batch, int minSteps, double minSeconds)
+    public static DecodeMeasurement Measure(InferenceEngine engine, int batch, int minSteps, double minSeconds, StageProfile? profile = null)
     {
         int v = engine.Model.Config.VocabSize;
         var states = Enumerable.Range(0, batch).Select(_ => engine.CreateState()).ToArray();
         var tokens = Enumerable.Range(0, batch).Select(i => (i * 7919 + 1) % v).ToArray();
         var logits = new float[batch * v];
         engine.DecodeBatch(states, tokens, logits);
-        int steps = 0;
-        var clock = Stopwatch.StartNew();
-        while (steps < minSteps || clock.Elapsed.TotalSeconds < minSeconds)
+        engine.Profile = profile;
+        try
         {
-            engine.DecodeBatch(states, tokens, logits);
-            for (int i = 0; i < batch; i++)
-                tokens[i] = Sampling.Sampler.ArgMax(logits.AsSpan(i * v, v));
-            steps++;
+            int steps = 0;
+            double cpu = ThreadCpuClock.ProcessSeconds();
+            var clock = Stopwatch.StartNew();
+            while (steps < minSteps || clock.Elapsed.TotalSeconds < minSeconds)
+            {
+                engine.DecodeBatch(states, tokens, logits);
+                profile?.Restart();
+                for (int i = 0; i < batch; i++)
+                    tokens[i] = Sampler.ArgMax(logits.AsSpan(i * v, v));
+                profile?.Mark(EngineStage.Sampling);
+                steps++;
+            }
+            double wall = clock.Elapsed.TotalSeconds;
+            return new DecodeMeasurement(batch, steps, wall, ThreadCpuClock.ProcessSeconds() - cpu, engine.Threads);
         }
-        return steps * (double)batch / clock.Elapsed.TotalSeconds;
+        finally
+        {
+            engine.Profile = null;
+        }
     }
 }

@@ -10,16 +10,24 @@ internal static class KernelTuning
     public const int TokenTile = 4;
 
     /// <summary>
+    /// Packed weight bytes per row panel of the tiled kernels: with one 4-token tile of
+    /// activations (4 KiB at 1,024 columns) it stays inside Zen 4's 32 KiB L1.
+    /// </summary>
+    public const int PanelBytes = 16 * 1024;
+
+    /// <summary>
     /// Blocks a 16-bit accumulator of the 512-bit <c>vpmaddubsw</c> kernel may take before it is
-    /// widened: a lane gains at most 4 steps × 2 × (2 · 127) = 2,032 per block, and 16 × 2,032 =
-    /// 32,512 stays below 32,767.
+    /// widened: per block a lane gains 4 steps × (2·a + 2·b) with codes ≤ 2 and activations in
+    /// [−128, 127], i.e. at most 2,032 and at least −2,048; 16 blocks span [−32,768, 32,512],
+    /// exactly inside int16 (the all-−128 test hits −32,768). The 370M shapes (4 and 11 blocks)
+    /// never flush.
     /// </summary>
     public const int Avx512FlushBlocks = 16;
 
-    /// <summary>Same for 256-bit <c>vpmaddubsw</c>: 8 steps a block, 4,064 per block.</summary>
+    /// <summary>Same for 256-bit <c>vpmaddubsw</c>: 8 steps a block, [−4,096, 4,064] per block.</summary>
     public const int Avx2FlushBlocks = 8;
 
-    /// <summary>Same for the portable Vector128 kernel: 16 steps × 2 × 254 = 8,128 per block.</summary>
+    /// <summary>Same for the portable Vector128 kernel: 16 steps a block, [−8,192, 8,128] per block.</summary>
     public const int Vector128FlushBlocks = 4;
 
     /// <summary>
