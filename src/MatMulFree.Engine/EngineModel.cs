@@ -95,6 +95,10 @@ public sealed unsafe class EngineModel : IDisposable
     /// <summary>Bytes of all tensors: what the engine keeps resident for the weights.</summary>
     public long WeightBytes => Tensors.Sum(t => t.ByteLength);
 
+    /// <summary>Bytes of the lookup-table group indices built so far (in memory only; see <see cref="Kernels.LutTernaryKernel"/>).</summary>
+    public long LutIndexBytes => Layers.Sum(l => l.I.Weight.LutIndexBytes + l.F.Weight.LutIndexBytes + l.G.Weight.LutIndexBytes
+        + l.O.Weight.LutIndexBytes + l.GateUp.Weight.LutIndexBytes + l.Down.Weight.LutIndexBytes) + LmHead.Weight.LutIndexBytes;
+
     /// <summary>Bytes of packed ternary weights a token reads at batch 1 (every projection and the LM head).</summary>
     public long TernaryBytes => Tensors.Where(t => t.Kind == ServingTensorKind.Ternary2).Sum(t => t.ByteLength);
 

@@ -26,7 +26,8 @@ namespace MatMulFree.Engine;
 public static unsafe class ServingFile
 {
     public const string FileName = "model.mmfserve";
-    public const int FormatVersion = 1;
+    /// <summary>2: ternary rows tiled by 4, blocks interleaved (<see cref="Kernels.TernaryCodes"/>); 1 stored them row by row.</summary>
+    public const int FormatVersion = 2;
     private const int PrefixBytes = 24;
     private const int Alignment = 64;
     private static ReadOnlySpan<byte> Magic => "MMFSERVE"u8;

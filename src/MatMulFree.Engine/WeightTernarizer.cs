@@ -26,12 +26,14 @@ public static class WeightTernarizer
         float sw = 1f / scale;
 
         var trits = new sbyte[columns];
+        var packedRow = new byte[rowBytes];
         for (int r = 0; r < rows; r++)
         {
             var row = latent.Slice(r * columns, columns);
             for (int c = 0; c < columns; c++)
                 trits[c] = (sbyte)Math.Clamp(MathF.Round(row[c] * sw, MidpointRounding.ToEven), -1f, 1f);
-            TernaryCodes.PackRow(trits, packed.Slice(r * rowBytes, rowBytes));
+            TernaryCodes.PackRow(trits, packedRow);
+            TernaryCodes.StoreRow(packedRow, packed, rows, r);
         }
         return scale;
     }

@@ -61,6 +61,74 @@ public sealed class ElementwiseKernelTests
     }
 
     [Fact]
+    public void ActivationQuantizer_Passes_SplitRangesCombineToTheWholeVector()
+    {
+        // The engine's channel split: Σx² and max over ranges, then QuantizeRange per range.
+        var rng = new Random(8);
+        foreach (int n in new[] { 1, 63, 64, 65, 200, 1000 })
+        {
+            var x = Random(rng, n, 3);
+            var gamma = Random(rng, n, 1.5f);
+            var whole = new sbyte[n];
+            float sx = ActivationQuantizer.Quantize(x, gamma, whole, out int wholeSum);
+            int cut = n / 3;
+            float squares = ActivationQuantizer.SumSquares(x.AsSpan(0, cut)) + ActivationQuantizer.SumSquares(x.AsSpan(cut));
+            Assert.True(Math.Abs(squares - ActivationQuantizer.SumSquaresScalar(x)) <= 1e-4f * squares, $"n={n}: Σx²");
+            float rstd = ActivationQuantizer.Rstd(squares, n, ActivationQuantizer.NormEps);
+            float max = MathF.Max(ActivationQuantizer.MaxAbs(x.AsSpan(0, cut), rstd, gamma.AsSpan(0, cut)),
+                ActivationQuantizer.MaxAbsScalar(x.AsSpan(cut), rstd, gamma.AsSpan(cut)));
+            float sx2 = ActivationQuantizer.Scale(max);
+            Assert.True(Math.Abs(sx - sx2) <= 1e-4f * sx, $"n={n}: s_x {sx} vs {sx2}");
+            var parts = new sbyte[n];
+            int sum = ActivationQuantizer.QuantizeRange(x.AsSpan(0, cut), rstd, gamma.AsSpan(0, cut), sx2, parts.AsSpan(0, cut))
+                + ActivationQuantizer.QuantizeRangeScalar(x.AsSpan(cut), rstd, gamma.AsSpan(cut), sx2, parts.AsSpan(cut));
+            Assert.Equal(parts.Sum(q => (int)q), sum);
+            Assert.True(parts.Zip(whole).Count(p => p.First != p.Second) <= 1, $"n={n}: more than one value differs");
+        }
+    }
+
+    [Fact]
+    public unsafe void Dequantizer_Apply_Vector256MatchesScalarInPlaceAndAdding()
+    {
+        var rng = new Random(10);
+        foreach (int n in new[] { 1, 7, 8, 9, 100 })
+            foreach (bool add in new[] { false, true })
+            {
+                var raw = Enumerable.Range(0, n).Select(_ => rng.Next(-40000, 40000)).ToArray();
+                var residual = Random(rng, n, 3);
+                var (a, b) = ((float[])residual.Clone(), (float[])residual.Clone());
+                // In place, as the engine does for outputs that are not added: raw and output share memory.
+                var (ra, rb) = ((int[])raw.Clone(), (int[])raw.Clone());
+                fixed (int* pr = raw, pa = ra, pb = rb)
+                fixed (float* oa = a, ob = b)
+                {
+                    Dequantizer.ApplyScalar(pr, oa, n, 123, 0.0371f, add);
+                    Dequantizer.ApplyVector256(pr, ob, n, 123, 0.0371f, add);
+                    Dequantizer.ApplyScalar(pa, (float*)pa, n, -5, 0.5f, false);
+                    Dequantizer.ApplyVector256(pb, (float*)pb, n, -5, 0.5f, false);
+                }
+                Assert.Equal(a, b);
+                Assert.Equal(ra, rb);
+                Assert.Equal((raw[0] - 123) * 0.0371f + (add ? residual[0] : 0), a[0]);
+            }
+    }
+
+    [Fact]
+    public void MixerKernels_Scale_Vector256MatchesScalar()
+    {
+        var rng = new Random(9);
+        foreach (int n in new[] { 1, 7, 8, 9, 100 })
+        {
+            var x = Random(rng, n, 4);
+            var gamma = Random(rng, n, 2);
+            var (a, b) = (new float[n], new float[n]);
+            MixerKernels.Scale(x, 0.37f, gamma, a, simd: false);
+            MixerKernels.Scale(x, 0.37f, gamma, b, simd: true);
+            Assert.Equal(a, b);
+        }
+    }
+
+    [Fact]
     public void MixerKernels_GluInPlace_Vector256MatchesScalar()
     {
         var rng = new Random(6);

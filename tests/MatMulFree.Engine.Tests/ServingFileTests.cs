@@ -31,6 +31,28 @@ public sealed class ServingFileTests : IDisposable
     }
 
     [Fact]
+    public void ServingFile_Open_RoundTripsInt8RowEmbeddings()
+    {
+        // What `mmf convert` writes by default: int8 embedding rows, each with its fp32 scale.
+        var set = GoldenSet.Load("tiny");
+        var source = set.Int8Model;
+        string path = Path.Combine(_dir, "int8-" + ServingFile.FileName);
+        ServingFile.Write(source, path);
+        using var mapped = ServingFile.Open(path);
+        Assert.Equal(ServingTensorKind.I8Rows, mapped.EmbeddingKind);
+        Assert.Equal(source.Identity, mapped.Identity);
+        Assert.Equal(source.WeightBytes, mapped.WeightBytes);
+        using var a = new InferenceEngine(source);
+        using var b = new InferenceEngine(mapped);
+        var ids = set.Row(0);
+        var la = new float[source.Config.VocabSize];
+        var lb = new float[source.Config.VocabSize];
+        a.Prefill(a.CreateState(), ids, la);
+        b.Prefill(b.CreateState(), ids, lb);
+        Assert.Equal(la, lb);
+    }
+
+    [Fact]
     public void ServingFile_Open_CorruptedTensorNamesTheTensor()
     {
         string path = WriteTiny();

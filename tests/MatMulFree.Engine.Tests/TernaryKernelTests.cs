@@ -60,16 +60,42 @@ public sealed unsafe class TernaryKernelTests
             Assert.Equal(1, TernaryCodes.Code(row, i));
     }
 
+    [Fact]
+    public void TernaryCodes_StoreRow_TilesRowsByFourWithAShortLastTile()
+    {
+        // 6 rows of 512 columns: tile 0 holds rows 0–3 (block stride 256 bytes), tile 1 rows 4–5 (128).
+        int rows = 6, columns = 512, rowBytes = TernaryCodes.RowBytes(columns);
+        var matrix = new byte[rows * rowBytes];
+        var rng = new Random(4);
+        var expected = new sbyte[rows, columns];
+        var trits = new sbyte[columns];
+        var packedRow = new byte[rowBytes];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < columns; c++)
+                trits[c] = expected[r, c] = (sbyte)rng.Next(-1, 2);
+            TernaryCodes.PackRow(trits, packedRow);
+            TernaryCodes.StoreRow(packedRow, matrix, rows, r);
+        }
+        Assert.Equal(1 * 4 * 64 + 2 * 64, TernaryCodes.BlockOffset(rows, rowBytes, 2, 1));
+        Assert.Equal(4L * rowBytes + 1 * 2 * 64 + 64, TernaryCodes.BlockOffset(rows, rowBytes, 5, 1));
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < columns; c++)
+                Assert.Equal(expected[r, c] + 1, TernaryCodes.Code(matrix, rows, rowBytes, r, c));
+    }
+
     private static void AssertMatchesScalar(TernaryKernel kernel, Random rng, int rows, int columns, int tokens, bool extreme = false)
     {
         int rowBytes = TernaryCodes.RowBytes(columns), padded = rowBytes * 4;
-        var packed = new byte[Math.Max(1, rows * rowBytes)];
+        var packed = new byte[rows * rowBytes];
         var trits = new sbyte[columns];
+        var packedRow = new byte[rowBytes];
         for (int r = 0; r < rows; r++)
         {
             for (int c = 0; c < columns; c++)
                 trits[c] = extreme ? (sbyte)1 : (sbyte)rng.Next(-1, 2);
-            TernaryCodes.PackRow(trits, packed.AsSpan(r * rowBytes, rowBytes));
+            TernaryCodes.PackRow(trits, packedRow);
+            TernaryCodes.StoreRow(packedRow, packed, rows, r);
         }
         var acts = new sbyte[Math.Max(1, tokens * padded)];
         for (int t = 0; t < tokens; t++)
@@ -81,9 +107,18 @@ public sealed unsafe class TernaryKernelTests
         fixed (sbyte* a = acts)
         fixed (int* e = expected, o = actual)
         {
-            new ScalarTernaryKernel().Products(w, rowBytes, 0, rows, a, padded, tokens, e, rows);
-            kernel.Products(w, rowBytes, 0, rows, a, padded, tokens, o, rows);
+            new ScalarTernaryKernel().Products(w, rows, rowBytes, 0, rows, a, padded, tokens, e, rows);
+            kernel.Products(w, rows, rowBytes, 0, rows, a, padded, tokens, o, rows);
+            Assert.True(expected.AsSpan().SequenceEqual(actual), $"{kernel.Name}: {rows}x{columns} x {tokens} tokens differs from scalar");
+            // A range that starts and ends inside storage tiles (as a thread's share may).
+            if (rows > 2)
+            {
+                Array.Clear(actual);
+                kernel.Products(w, rows, rowBytes, 1, rows - 1, a, padded, tokens, o, rows);
+                for (int t = 0; t < tokens; t++)
+                    for (int r = 1; r < rows - 1; r++)
+                        Assert.True(expected[t * rows + r] == actual[t * rows + r], $"{kernel.Name}: rows [1, {rows - 1}) of {rows}x{columns}, token {t}, row {r} differs");
+            }
         }
-        Assert.True(expected.AsSpan().SequenceEqual(actual), $"{kernel.Name}: {rows}x{columns} x {tokens} tokens differs from scalar");
     }
 }

@@ -82,6 +82,11 @@ public sealed class BenchDecodeCommand : AsyncCommand<BenchDecodeCommand.Setting
         var b1 = DecodeBenchmark.Measure(engine, 1, 16, settings.Seconds);
         var b8 = DecodeBenchmark.Measure(engine, 8, 4, settings.Seconds);
         var b64 = DecodeBenchmark.Measure(engine, 64, 2, settings.Seconds);
+        long lutIndexBytes = model.LutIndexBytes;
+        // The same batch on the vpmaddubsw kernel alone, to compare the lookup tables against.
+        DecodeMeasurement b64Maddubs;
+        using (var plain = new InferenceEngine(model, threads: settings.Threads, maxRows: 64, lookupTables: false))
+            b64Maddubs = DecodeBenchmark.Measure(plain, 64, 2, settings.Seconds);
         double loadAfter = LoadAverage();
         // A token at batch 1 reads every packed ternary matrix once, plus one embedding row.
         long bytesPerToken = model.TernaryBytes + model.EmbeddingRowBytes;
@@ -104,12 +109,19 @@ public sealed class BenchDecodeCommand : AsyncCommand<BenchDecodeCommand.Setting
             ["cpu_bound_tokens_per_s_b1"] = b1.CpuBoundTokensPerSecond,
             ["cpu_bound_tokens_per_s_b8"] = b8.CpuBoundTokensPerSecond,
             ["cpu_bound_tokens_per_s_b64"] = b64.CpuBoundTokensPerSecond,
+            ["lookup_tables_b64"] = engine.LookupTables,
+            ["tokens_per_s_b64_maddubs"] = b64Maddubs.TokensPerSecond,
+            ["cpu_ms_per_token_b64_maddubs"] = b64Maddubs.CpuMsPerToken,
+            ["cpu_bound_tokens_per_s_b64_maddubs"] = b64Maddubs.CpuBoundTokensPerSecond,
             ["read_bandwidth_gb_s"] = bandwidth / 1e9,
             ["weight_bytes_per_token"] = bytesPerToken,
             ["bandwidth_ceiling_tokens_per_s"] = ceiling,
             ["bandwidth_fraction_b1"] = b1.TokensPerSecond / ceiling,
             ["engine_weight_bytes"] = model.WeightBytes,
             ["engine_resident_bytes"] = resident,
+            // Built in memory by the first batched pass (2.67 bits per weight), not in the serving file.
+            ["lut_index_bytes"] = lutIndexBytes,
+            ["memory_ratio_vs_fp32_with_lut_index"] = (double)fp32Bytes / (model.WeightBytes + lutIndexBytes),
             ["fp32_parameter_bytes"] = fp32Bytes,
             ["memory_ratio_vs_fp32"] = (double)fp32Bytes / model.WeightBytes,
             ["embedding_kind"] = model.EmbeddingKind.ToString(),
@@ -131,13 +143,14 @@ public sealed class BenchDecodeCommand : AsyncCommand<BenchDecodeCommand.Setting
     private static void AddProfile(EngineModel model, Settings settings, Dictionary<string, object> result)
     {
         using var single = new InferenceEngine(model, threads: 1, maxRows: 64);
-        foreach (int batch in new[] { 1, 64 })
+        using var singlePlain = new InferenceEngine(model, threads: 1, maxRows: 64, lookupTables: false);
+        foreach (var (batch, engine, name) in new[] { (1, single, "b1"), (64, single, "b64"), (64, singlePlain, "b64_maddubs") })
         {
             var profile = new StageProfile();
-            var m = DecodeBenchmark.Measure(single, batch, batch == 1 ? 8 : 2, settings.Seconds / 2, profile);
+            var m = DecodeBenchmark.Measure(engine, batch, batch == 1 ? 8 : 2, settings.Seconds / 2, profile);
             foreach (var stage in Enum.GetValues<EngineStage>())
-                result[$"profile_b{batch}_{stage}_cpu_ms_per_token"] = profile[stage] * 1e3 / m.Tokens;
-            result[$"profile_b{batch}_tokens_per_cpu_s_one_thread"] = m.TokensPerCpuSecond;
+                result[$"profile_{name}_{stage}_cpu_ms_per_token"] = profile[stage] * 1e3 / m.Tokens;
+            result[$"profile_{name}_tokens_per_cpu_s_one_thread"] = m.TokensPerCpuSecond;
         }
     }
 

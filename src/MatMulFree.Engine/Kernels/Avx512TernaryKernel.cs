@@ -24,7 +24,7 @@ public sealed unsafe class Avx512TernaryKernel : TiledTernaryKernel
     // also kept 16 int32 totals there and spilled in the inner loop. Totals go to the stack on
     // the rare flush (every KernelTuning.Avx512FlushBlocks blocks).
     [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    protected override void Tile4x4(byte* w0, byte* w1, byte* w2, byte* w3, int blocks,
+    protected override void Tile4x4(byte* w0, byte* w1, byte* w2, byte* w3, long blockStride, int blocks,
         sbyte* a0, sbyte* a1, sbyte* a2, sbyte* a3, int* result)
     {
         var mask = Vec.Create((byte)3);
@@ -55,7 +55,7 @@ public sealed unsafe class Avx512TernaryKernel : TiledTernaryKernel
             var c33 = Vector512<short>.Zero;
             for (int b = start; b < end; b++)
             {
-                long wp = (long)b * TernaryCodes.BytesPerBlock, ao = (long)b * TernaryCodes.WeightsPerBlock;
+                long wp = b * blockStride, ao = (long)b * TernaryCodes.WeightsPerBlock;
                 var p0 = Vec.Load(w0 + wp).AsUInt16();
                 var p1 = Vec.Load(w1 + wp).AsUInt16();
                 var p2 = Vec.Load(w2 + wp).AsUInt16();
@@ -184,9 +184,10 @@ public sealed unsafe class Avx512TernaryKernel : TiledTernaryKernel
     }
 
     // Hot at batch 1: each row's 64-byte block is loaded once and shifted four ways; 4 rows give
-    // 4 independent accumulator chains and 4 streams for the prefetcher.
+    // 4 independent accumulator chains, and in the tiled layout their blocks are adjacent: one
+    // sequential stream for the prefetcher.
     [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    protected override void Tile4x1(byte* w0, byte* w1, byte* w2, byte* w3, int blocks, sbyte* a0, int* result)
+    protected override void Tile4x1(byte* w0, byte* w1, byte* w2, byte* w3, long blockStride, int blocks, sbyte* a0, int* result)
     {
         var mask = Vec.Create((byte)3);
         var ones = Vec.Create((short)1);
@@ -203,7 +204,7 @@ public sealed unsafe class Avx512TernaryKernel : TiledTernaryKernel
             var c3 = Vector512<short>.Zero;
             for (int b = start; b < end; b++)
             {
-                long wp = (long)b * TernaryCodes.BytesPerBlock, ao = (long)b * TernaryCodes.WeightsPerBlock;
+                long wp = b * blockStride, ao = (long)b * TernaryCodes.WeightsPerBlock;
                 var p0 = Vec.Load(w0 + wp).AsUInt16();
                 var p1 = Vec.Load(w1 + wp).AsUInt16();
                 var p2 = Vec.Load(w2 + wp).AsUInt16();

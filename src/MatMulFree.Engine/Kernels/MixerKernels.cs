@@ -16,41 +16,48 @@ public static class MixerKernels
     public static void MlgruStep(ReadOnlySpan<float> i, ReadOnlySpan<float> f, Span<float> gate,
         ReadOnlySpan<float> lowerBound, Span<float> h, ReadOnlySpan<float> gNorm, float eps, bool simd = true)
     {
-        if (simd && Vector256.IsHardwareAccelerated)
-            MlgruStepVector256(i, f, gate, lowerBound, h, gNorm, eps);
-        else
-            MlgruStepScalar(i, f, gate, lowerBound, h, gNorm, eps);
+        bool vector = simd && Vector256.IsHardwareAccelerated;
+        int n = h.Length;
+        if (i.Length < n || f.Length < n || gate.Length < n || gNorm.Length < n || (!lowerBound.IsEmpty && lowerBound.Length < n))
+            throw new ArgumentException("every input must be at least as long as h");
+        Recurrence(i, f, lowerBound, h, vector);
+        float rstd = ActivationQuantizer.Rstd(ActivationQuantizer.SumSquares(gate[..n], vector), n, eps);
+        GateOutput(gate[..n], rstd, gNorm, h, vector);
     }
 
     public static void MlgruStepScalar(ReadOnlySpan<float> i, ReadOnlySpan<float> f, Span<float> gate,
-        ReadOnlySpan<float> lowerBound, Span<float> h, ReadOnlySpan<float> gNorm, float eps)
+        ReadOnlySpan<float> lowerBound, Span<float> h, ReadOnlySpan<float> gNorm, float eps) =>
+        MlgruStep(i, f, gate, lowerBound, h, gNorm, eps, simd: false);
+
+    public static void MlgruStepVector256(ReadOnlySpan<float> i, ReadOnlySpan<float> f, Span<float> gate,
+        ReadOnlySpan<float> lowerBound, Span<float> h, ReadOnlySpan<float> gNorm, float eps) =>
+        MlgruStep(i, f, gate, lowerBound, h, gNorm, eps, simd: true);
+
+    /// <summary>The recurrence alone, channel by channel (any range of channels): h = f'·h + SiLU(i)·(1 − f').</summary>
+    public static void Recurrence(ReadOnlySpan<float> i, ReadOnlySpan<float> f, ReadOnlySpan<float> lowerBound, Span<float> h, bool simd = true)
     {
-        int n = h.Length;
-        for (int j = 0; j < n; j++)
+        if (simd && Vector256.IsHardwareAccelerated)
+            RecurrenceVector256(i, f, lowerBound, h);
+        else
+            RecurrenceScalar(i, f, lowerBound, h);
+    }
+
+    public static void RecurrenceScalar(ReadOnlySpan<float> i, ReadOnlySpan<float> f, ReadOnlySpan<float> lowerBound, Span<float> h)
+    {
+        for (int j = 0; j < h.Length; j++)
         {
             float fj = Sigmoid(f[j]);
             if (!lowerBound.IsEmpty)
                 fj = lowerBound[j] + (1 - lowerBound[j]) * fj;
-            float c = Silu(i[j]) * (1 - fj);
-            h[j] = fj * h[j] + c;
+            h[j] = fj * h[j] + Silu(i[j]) * (1 - fj);
         }
-        float squares = 0;
-        for (int j = 0; j < n; j++)
-            squares += gate[j] * gate[j];
-        float rstd = 1f / MathF.Sqrt(squares / n + eps);
-        for (int j = 0; j < n; j++)
-            gate[j] = gate[j] * rstd * gNorm[j] * Silu(h[j]);
     }
 
     [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void MlgruStepVector256(ReadOnlySpan<float> i, ReadOnlySpan<float> f, Span<float> gate,
-        ReadOnlySpan<float> lowerBound, Span<float> h, ReadOnlySpan<float> gNorm, float eps)
+    public static void RecurrenceVector256(ReadOnlySpan<float> i, ReadOnlySpan<float> f, ReadOnlySpan<float> lowerBound, Span<float> h)
     {
         int n = h.Length, w = Vector256<float>.Count, full = n - n % w;
-        if (i.Length < n || f.Length < n || gate.Length < n || gNorm.Length < n || (!lowerBound.IsEmpty && lowerBound.Length < n))
-            throw new ArgumentException("every input must be at least as long as h");
         var one = Vector256<float>.One;
-        var sq = Vector256<float>.Zero;
         for (int j = 0; j < full; j += w)
         {
             var fj = Sigmoid(Vector256.Create(f.Slice(j, w)));
@@ -61,63 +68,85 @@ public static class MixerKernels
             }
             var c = Silu(Vector256.Create(i.Slice(j, w))) * (one - fj);
             (fj * Vector256.Create((ReadOnlySpan<float>)h.Slice(j, w)) + c).CopyTo(h.Slice(j, w));
-            var g = Vector256.Create((ReadOnlySpan<float>)gate.Slice(j, w));
-            sq += g * g;
         }
-        float squares = Vector256.Sum(sq);
-        for (int j = full; j < n; j++)
-        {
-            float fj = Sigmoid(f[j]);
-            if (!lowerBound.IsEmpty)
-                fj = lowerBound[j] + (1 - lowerBound[j]) * fj;
-            h[j] = fj * h[j] + Silu(i[j]) * (1 - fj);
-            squares += gate[j] * gate[j];
-        }
-        float rstd = 1f / MathF.Sqrt(squares / n + eps);
+        RecurrenceScalar(i[full..], f[full..], lowerBound.IsEmpty ? lowerBound : lowerBound[full..], h[full..]);
+    }
+
+    /// <summary>gate = gate·rstd·gNorm ⊙ SiLU(h) over any range of channels (rstd from the whole gate's Σg²).</summary>
+    public static void GateOutput(Span<float> gate, float rstd, ReadOnlySpan<float> gNorm, ReadOnlySpan<float> h, bool simd = true)
+    {
+        if (simd && Vector256.IsHardwareAccelerated)
+            GateOutputVector256(gate, rstd, gNorm, h);
+        else
+            GateOutputScalar(gate, rstd, gNorm, h);
+    }
+
+    public static void GateOutputScalar(Span<float> gate, float rstd, ReadOnlySpan<float> gNorm, ReadOnlySpan<float> h)
+    {
+        for (int j = 0; j < gate.Length; j++)
+            gate[j] = gate[j] * rstd * gNorm[j] * Silu(h[j]);
+    }
+
+    [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void GateOutputVector256(Span<float> gate, float rstd, ReadOnlySpan<float> gNorm, ReadOnlySpan<float> h)
+    {
+        int n = gate.Length, w = Vector256<float>.Count, full = n - n % w;
         var vr = Vector256.Create(rstd);
         for (int j = 0; j < full; j += w)
         {
             var g = Vector256.Create((ReadOnlySpan<float>)gate.Slice(j, w));
-            (g * vr * Vector256.Create(gNorm.Slice(j, w)) * Silu(Vector256.Create((ReadOnlySpan<float>)h.Slice(j, w)))).CopyTo(gate.Slice(j, w));
+            (g * vr * Vector256.Create(gNorm.Slice(j, w)) * Silu(Vector256.Create(h.Slice(j, w)))).CopyTo(gate.Slice(j, w));
         }
-        for (int j = full; j < n; j++)
-            gate[j] = gate[j] * rstd * gNorm[j] * Silu(h[j]);
+        GateOutputScalar(gate[full..], rstd, gNorm[full..], h[full..]);
     }
 
     /// <summary>GLU: <paramref name="gateUp"/> holds [gate | up] (2l); writes SiLU(gate) ⊙ up into its first l.</summary>
     public static void GluInPlace(Span<float> gateUp, bool simd = true)
     {
-        if (simd && Vector256.IsHardwareAccelerated)
-            GluInPlaceVector256(gateUp);
-        else
-            GluInPlaceScalar(gateUp);
+        int l = gateUp.Length / 2;
+        Glu(gateUp[..l], gateUp.Slice(l, l), simd);
     }
 
-    public static void GluInPlaceScalar(Span<float> gateUp)
+    public static void GluInPlaceScalar(Span<float> gateUp) => GluInPlace(gateUp, simd: false);
+
+    public static void GluInPlaceVector256(Span<float> gateUp) => GluInPlace(gateUp, simd: true);
+
+    /// <summary>gate = SiLU(gate) ⊙ up, over any range of channels.</summary>
+    public static void Glu(Span<float> gate, ReadOnlySpan<float> up, bool simd = true)
     {
-        int l = gateUp.Length / 2;
-        for (int j = 0; j < l; j++)
-            gateUp[j] = Silu(gateUp[j]) * gateUp[l + j];
+        if (simd && Vector256.IsHardwareAccelerated)
+            GluVector256(gate, up);
+        else
+            GluScalar(gate, up);
+    }
+
+    public static void GluScalar(Span<float> gate, ReadOnlySpan<float> up)
+    {
+        for (int j = 0; j < gate.Length; j++)
+            gate[j] = Silu(gate[j]) * up[j];
     }
 
     [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void GluInPlaceVector256(Span<float> gateUp)
+    public static void GluVector256(Span<float> gate, ReadOnlySpan<float> up)
     {
-        int l = gateUp.Length / 2, w = Vector256<float>.Count, full = l - l % w;
+        int l = gate.Length, w = Vector256<float>.Count, full = l - l % w;
         for (int j = 0; j < full; j += w)
-            (Silu(Vector256.Create((ReadOnlySpan<float>)gateUp.Slice(j, w))) * Vector256.Create((ReadOnlySpan<float>)gateUp.Slice(l + j, w))).CopyTo(gateUp.Slice(j, w));
-        for (int j = full; j < l; j++)
-            gateUp[j] = Silu(gateUp[j]) * gateUp[l + j];
+            (Silu(Vector256.Create((ReadOnlySpan<float>)gate.Slice(j, w))) * Vector256.Create(up.Slice(j, w))).CopyTo(gate.Slice(j, w));
+        GluScalar(gate[full..], up[full..]);
     }
 
-    /// <summary>RMSNorm(x; γ, eps) into <paramref name="output"/> (the block and final norms; rare enough to stay scalar).</summary>
-    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, float eps, Span<float> output)
+    /// <summary>RMSNorm(x; γ, eps) into <paramref name="output"/> (the block and final norms).</summary>
+    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, float eps, Span<float> output, bool simd = true) =>
+        Scale(x, ActivationQuantizer.Rstd(ActivationQuantizer.SumSquares(x, simd), x.Length, eps), gamma, output, simd);
+
+    /// <summary>output = x·rstd·γ over any range of channels.</summary>
+    public static void Scale(ReadOnlySpan<float> x, float rstd, ReadOnlySpan<float> gamma, Span<float> output, bool simd = true)
     {
-        float squares = 0;
-        foreach (float v in x)
-            squares += v * v;
-        float rstd = 1f / MathF.Sqrt(squares / x.Length + eps);
-        for (int j = 0; j < x.Length; j++)
+        int n = x.Length, w = Vector256<float>.Count, full = simd && Vector256.IsHardwareAccelerated ? n - n % w : 0;
+        var vr = Vector256.Create(rstd);
+        for (int j = 0; j < full; j += w)
+            (Vector256.Create(x.Slice(j, w)) * vr * Vector256.Create(gamma.Slice(j, w))).CopyTo(output.Slice(j, w));
+        for (int j = full; j < n; j++)
             output[j] = x[j] * rstd * gamma[j];
     }
 

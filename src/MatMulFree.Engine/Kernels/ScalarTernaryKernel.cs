@@ -5,23 +5,26 @@ public sealed unsafe class ScalarTernaryKernel : TernaryKernel
 {
     public override string Name => "scalar";
 
-    public override void Products(byte* packed, int rowBytes, int rowStart, int rowEnd,
+    public override void Products(byte* packed, int rows, int rowBytes, int rowStart, int rowEnd,
         sbyte* acts, int actStride, int tokens, int* dst, int dstStride)
     {
         for (int t = 0; t < tokens; t++)
             for (int r = rowStart; r < rowEnd; r++)
-                dst[(long)t * dstStride + r] = Row(packed + (long)r * rowBytes, rowBytes, acts + (long)t * actStride);
+                dst[(long)t * dstStride + r] = Row(packed, rows, rowBytes, r, acts + (long)t * actStride);
     }
 
-    private static int Row(byte* row, int rowBytes, sbyte* a)
+    private static int Row(byte* packed, int rows, int rowBytes, int row, sbyte* a)
     {
         int sum = 0;
-        for (int b = 0; b < rowBytes; b++)
+        for (int block = 0; block < rowBytes / TernaryCodes.BytesPerBlock; block++)
         {
-            int block = b / TernaryCodes.BytesPerBlock, j = b % TernaryCodes.BytesPerBlock;
-            int column = block * TernaryCodes.WeightsPerBlock + j;
-            for (int group = 0; group < 4; group++)
-                sum += ((row[b] >> (6 - 2 * group)) & 3) * a[column + group * TernaryCodes.GroupWidth];
+            byte* codes = packed + TernaryCodes.BlockOffset(rows, rowBytes, row, block);
+            for (int j = 0; j < TernaryCodes.BytesPerBlock; j++)
+            {
+                int column = block * TernaryCodes.WeightsPerBlock + j;
+                for (int group = 0; group < 4; group++)
+                    sum += ((codes[j] >> (6 - 2 * group)) & 3) * a[column + group * TernaryCodes.GroupWidth];
+            }
         }
         return sum;
     }

@@ -20,7 +20,7 @@ public sealed unsafe class Vector128TernaryKernel : TiledTernaryKernel
 
     // Hot: 4 rows × 4 tokens per pass; 16 accumulators stay in registers (32 with AVX-512 encodings).
     [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    protected override void Tile4x4(byte* w0, byte* w1, byte* w2, byte* w3, int blocks,
+    protected override void Tile4x4(byte* w0, byte* w1, byte* w2, byte* w3, long blockStride, int blocks,
         sbyte* a0, sbyte* a1, sbyte* a2, sbyte* a3, int* result)
     {
         var mask = Vec.Create((byte)3);
@@ -61,7 +61,7 @@ public sealed unsafe class Vector128TernaryKernel : TiledTernaryKernel
             var c33 = Vector128<short>.Zero;
             for (int b = start; b < end; b++)
             {
-                long wo = (long)b * TernaryCodes.BytesPerBlock, ao = (long)b * TernaryCodes.WeightsPerBlock;
+                long wo = b * blockStride, ao = (long)b * TernaryCodes.WeightsPerBlock;
                 for (int step = 0; step < 16; step++)
                 {
                     int group = step / 4, half = step % 4;
@@ -130,7 +130,7 @@ public sealed unsafe class Vector128TernaryKernel : TiledTernaryKernel
 
     // Hot at batch 1: 4 independent accumulator chains over 4 rows keep the loads in flight.
     [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    protected override void Tile4x1(byte* w0, byte* w1, byte* w2, byte* w3, int blocks, sbyte* a0, int* result)
+    protected override void Tile4x1(byte* w0, byte* w1, byte* w2, byte* w3, long blockStride, int blocks, sbyte* a0, int* result)
     {
         var mask = Vec.Create((byte)3);
         var t00 = Vector128<int>.Zero;
@@ -146,7 +146,7 @@ public sealed unsafe class Vector128TernaryKernel : TiledTernaryKernel
             var c03 = Vector128<short>.Zero;
             for (int b = start; b < end; b++)
             {
-                long wo = (long)b * TernaryCodes.BytesPerBlock, ao = (long)b * TernaryCodes.WeightsPerBlock;
+                long wo = b * blockStride, ao = (long)b * TernaryCodes.WeightsPerBlock;
                 for (int step = 0; step < 16; step++)
                 {
                     int group = step / 4, half = step % 4;

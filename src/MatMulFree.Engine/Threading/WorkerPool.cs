@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 
 namespace MatMulFree.Engine.Threading;
@@ -5,29 +6,43 @@ namespace MatMulFree.Engine.Threading;
 /// <summary>
 /// Persistent worker threads that share a job by claiming chunks of it from one atomic counter,
 /// instead of a <c>Parallel.For</c> fork and join per product (a token of the 370M model runs
-/// ≈ 150 products in a few ms: µs-scale forks would eat a large share).
+/// ≈ 450 jobs in a few ms: µs-scale forks would eat a large share).
 /// <para>
 /// Chunks are claimed, not assigned, because the cores are shared: on a loaded machine a worker
 /// may not be scheduled for milliseconds, and with a fixed split the caller would wait for it.
 /// Here the caller simply claims the remaining chunks itself and waits only for chunks a worker
-/// has actually started. The counter packs the job's generation with the next chunk index, so a
-/// worker that wakes late can never claim a chunk of a later job as if it were its own.
+/// has actually started. The counter packs the job's generation, its chunk count and the next
+/// chunk index into one word, so a claim is one compare-and-swap that fails for a worker still
+/// looking at an earlier job. (The chunk count used to be a separate field: a worker that read
+/// an exhausted job's cursor and then the next job's larger count could claim a chunk that did not
+/// exist, count it done in the next job, and leave the caller waiting forever.)
 /// </para>
-/// Workers spin briefly after each job (the next one usually follows within microseconds), then
-/// sleep on a monitor so an idle engine does not burn the shared cores. One job at a time.
+/// <para>
+/// Every wait is a short spin bounded in time, then a block. A worker spins
+/// <see cref="WorkerSpin"/> after a job (the next one follows within a microsecond or two while a
+/// token runs), then sleeps on a monitor. The caller spins <see cref="CallerSpin"/> for a chunk a
+/// worker still holds, then sleeps on an event: on a loaded machine that worker may have lost its
+/// core for a whole time slice. (The previous pool spun 500 × <c>Thread.SpinWait(20)</c>, which
+/// measured 250 µs here rather than the 20–40 µs intended, and its caller spun without bound: on
+/// the shared cores a batch-1 token cost twice the CPU time with two threads as with one.)
+/// Small jobs do not wake a sleeping worker (<c>wake: false</c>): the syscall would cost more
+/// than the worker saves. One job at a time.
+/// </para>
 /// </summary>
 public sealed class WorkerPool : IDisposable
 {
-    // ≈ 20–40 µs of spinning before a worker sleeps: longer than the gap between the products of
-    // one token, short enough not to steal much from other processes on the shared cores.
-    private const int SpinIterations = 500;
+    private static readonly long WorkerSpin = Stopwatch.Frequency / 50_000; // 20 µs
+    private static readonly long CallerSpin = Stopwatch.Frequency / 50_000; // 20 µs
     private const int ChunksPerThread = 8;
 
     private readonly Thread[] _threads;
     private readonly object _gate = new();
+    private readonly ManualResetEventSlim _finished = new(false, spinCount: 1);
     private IRangeJob? _job;
-    private int _count, _granularity, _chunks;
-    private long _cursor; // generation << 32 | next chunk
+    private const int ChunkBits = 16;
+    private const long ChunkMask = (1L << ChunkBits) - 1;
+    private int _count, _granularity;
+    private long _cursor; // generation << 32 | chunk count << 16 | next chunk
     private int _done, _sleepers;
     private volatile bool _disposed;
     private Exception? _failure;
@@ -48,14 +63,18 @@ public sealed class WorkerPool : IDisposable
 
     public int ThreadCount { get; }
 
-    /// <summary>Runs <paramref name="job"/> over [0, count); chunk bounds are multiples of <paramref name="granularity"/>.</summary>
-    public void Run(IRangeJob job, int count, int granularity = 1)
+    /// <summary>
+    /// Runs <paramref name="job"/> over [0, count); chunk bounds are multiples of <paramref name="granularity"/>.
+    /// <paramref name="chunksPerThread"/>: more chunks balance a late worker better, fewer cost fewer claims.
+    /// <paramref name="wake"/>: false leaves sleeping workers asleep (the caller then runs the chunks they would have).
+    /// </summary>
+    public void Run(IRangeJob job, int count, int granularity = 1, int chunksPerThread = ChunksPerThread, bool wake = true)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (count <= 0)
             return;
         int units = (count + granularity - 1) / granularity;
-        int chunks = Math.Min(units, ThreadCount * ChunksPerThread);
+        int chunks = (int)Math.Min(Math.Min(units, (long)ThreadCount * chunksPerThread), ChunkMask);
         if (chunks <= 1 || _threads.Length == 0)
         {
             job.Execute(0, count);
@@ -64,19 +83,30 @@ public sealed class WorkerPool : IDisposable
         _job = job;
         _count = count;
         _granularity = granularity;
-        _chunks = chunks;
         _failure = null;
         Volatile.Write(ref _done, 0);
+        _finished.Reset();
         long generation = (Volatile.Read(ref _cursor) >> 32) + 1;
-        Interlocked.Exchange(ref _cursor, generation << 32);
-        if (Volatile.Read(ref _sleepers) > 0)
+        Interlocked.Exchange(ref _cursor, generation << 32 | (long)chunks << ChunkBits);
+        if (wake && Volatile.Read(ref _sleepers) > 0)
             lock (_gate)
                 Monitor.PulseAll(_gate);
 
         Work(generation);
-        var spin = new SpinWait();
-        while (Volatile.Read(ref _done) != chunks)
-            spin.SpinOnce(sleep1Threshold: -1);
+        if (Volatile.Read(ref _done) != chunks)
+        {
+            long deadline = Stopwatch.GetTimestamp() + CallerSpin;
+            while (Volatile.Read(ref _done) != chunks && Stopwatch.GetTimestamp() < deadline)
+                Thread.SpinWait(1);
+            while (Volatile.Read(ref _done) != chunks)
+            {
+                _finished.Wait();
+                // A worker's Set of the previous job may land after this job's Reset; the count
+                // is the truth, and a Set erased by this Reset follows an increment seen below.
+                if (Volatile.Read(ref _done) != chunks)
+                    _finished.Reset();
+            }
+        }
         _job = null;
         if (_failure is { } failure)
             ExceptionDispatchInfo.Capture(failure).Throw();
@@ -90,16 +120,18 @@ public sealed class WorkerPool : IDisposable
             long cursor = Volatile.Read(ref _cursor);
             if (cursor >> 32 != generation)
                 return;
-            int chunk = (int)(cursor & 0xFFFFFFFF);
-            if (chunk >= _chunks)
+            int chunk = (int)(cursor & ChunkMask), chunks = (int)(cursor >> ChunkBits & ChunkMask);
+            if (chunk >= chunks)
                 return;
             if (Interlocked.CompareExchange(ref _cursor, cursor + 1, cursor) != cursor)
                 continue;
+            // The claim succeeded, so the job is not finished and its fields stay put until this
+            // chunk is counted done.
             try
             {
                 int units = (_count + _granularity - 1) / _granularity;
-                int start = (int)Math.Min(_count, (long)units * chunk / _chunks * _granularity);
-                int end = (int)Math.Min(_count, (long)units * (chunk + 1) / _chunks * _granularity);
+                int start = (int)Math.Min(_count, (long)units * chunk / chunks * _granularity);
+                int end = (int)Math.Min(_count, (long)units * (chunk + 1) / chunks * _granularity);
                 if (start < end)
                     _job!.Execute(start, end);
             }
@@ -107,7 +139,8 @@ public sealed class WorkerPool : IDisposable
             {
                 _failure = e;
             }
-            Interlocked.Increment(ref _done);
+            if (Interlocked.Increment(ref _done) == chunks)
+                _finished.Set();
         }
     }
 
@@ -116,12 +149,12 @@ public sealed class WorkerPool : IDisposable
         long seen = 0;
         while (true)
         {
-            int spins = 0;
+            long deadline = Stopwatch.GetTimestamp() + WorkerSpin;
             while (Volatile.Read(ref _cursor) >> 32 == seen && !_disposed)
             {
-                if (++spins < SpinIterations)
+                if (Stopwatch.GetTimestamp() < deadline)
                 {
-                    Thread.SpinWait(20);
+                    Thread.SpinWait(1);
                     continue;
                 }
                 lock (_gate)
@@ -148,5 +181,6 @@ public sealed class WorkerPool : IDisposable
             Monitor.PulseAll(_gate);
         foreach (var t in _threads)
             t.Join();
+        _finished.Dispose();
     }
 }

@@ -1,0 +1,294 @@
+using MatMulFree.Engine.Kernels;
+using MatMulFree.Engine.Threading;
+
+namespace MatMulFree.Engine;
+
+public sealed unsafe partial class InferenceEngine
+{
+    /// <summary>
+    /// The element-wise stages of a pass (norm + quantize, the MLGRU recurrence and output gate,
+    /// the GLU), split over the engine's threads so that no thread idles (or spins) through them.
+    /// <para>
+    /// Many tokens, or one thread: each thread takes whole tokens. Few tokens (batch-1 decode) or
+    /// one shared state (prefill, whose recurrence is sequential in time but independent per
+    /// channel) with two threads: each thread takes a range of channels, in two phases. The
+    /// first computes a token's vector v up to a positive factor c₁ (c₁ = the block RMSNorm's
+    /// rstd, or the g-norm's, which need the whole vector) and leaves Σ(raw)², Σv², max|v·γ| per
+    /// 64-channel block; the caller adds the blocks in order, so the sums do not depend on how
+    /// the channels were split. Since c₁ and BitLinear's own rstd₂ factor out of the max,
+    /// the second phase can quantize at once: q = round(v·c₁·rstd₂·γ·s_x). Two phases instead
+    /// of four: each is a pool job, and at batch 1 a job's hand-off costs as much as its work.
+    /// </para>
+    /// </summary>
+    private sealed class ElementwiseJob : IRangeJob
+    {
+        /// <summary>Channels per partial-result slot (and the granularity of a channel split).</summary>
+        private const int Block = 64;
+
+        /// <summary>Below this many tokens a stage splits by channels: whole tokens would leave a thread idle.</summary>
+        private const int MinTokensForTokenSplit = 4;
+
+        private enum Phase
+        {
+            // Whole tokens.
+            NormQuantizeTokens, MixerTokens, GluTokens,
+            // Channel ranges of every token: the first phase of each stage, then the shared second.
+            NormStats, MixerStats, GluStats, Quantize,
+        }
+
+        private readonly InferenceEngine e;
+        private readonly int _slots;
+        private readonly float[] _rawSquares, _squares, _max, _factor;
+        private readonly int[] _qSum;
+        private readonly float[][] _gains = new float[3][];
+        private Phase _phase;
+        private int _n, _gainCount, _layerIndex, _length;
+        private float[] _norm = [];
+        private float _eps;
+        private EngineLayer? _layer;
+        // The vector of the channel phases: token t's values at _vector + t·_vectorStride.
+        private float* _vector;
+        private long _vectorStride;
+        // Where the quantization phase writes: gain g, token t → slot g·n + t of these.
+        private sbyte* _q;
+        private int _qStride;
+        private float* _sx;
+
+        public ElementwiseJob(InferenceEngine engine)
+        {
+            e = engine;
+            int longest = Math.Max(Math.Max(engine._d, engine._m), engine._l);
+            _slots = (longest + Block - 1) / Block;
+            int rows = engine.MaxRows;
+            _rawSquares = new float[rows * _slots];
+            _squares = new float[rows * _slots];
+            _max = new float[3 * rows * _slots];
+            _qSum = new int[3 * rows * _slots];
+            _factor = new float[rows];
+        }
+
+        /// <summary>For each token: x̂ = RMSNorm(x; norm, eps), then up to three BitLinear quantizations of x̂ into the A buffers.</summary>
+        public void NormQuantize(int n, float[] norm, float eps, params ReadOnlySpan<float[]> gains)
+        {
+            _n = n; _norm = norm; _eps = eps; _gainCount = gains.Length;
+            for (int i = 0; i < gains.Length; i++)
+                _gains[i] = gains[i];
+            if (SplitsTokens(n))
+            {
+                RunTokens(Phase.NormQuantizeTokens);
+                return;
+            }
+            // v = x·norm (c₁ = the block norm's rstd, from Σx²).
+            SetVector(e._xn, e._d, e._d);
+            RunChannels(Phase.NormStats);
+            for (int t = 0; t < n; t++)
+                _factor[t] = ActivationQuantizer.Rstd(SumSlots(_rawSquares, t), e._d, eps);
+            QuantizeVector(e._qA, e._kd, e._sxA, e._sumA);
+        }
+
+        /// <summary>The MLGRU step of every token (in time order when the tokens share a state), then the o_proj quantization.</summary>
+        public void Mixer(int n, int layerIndex, EngineLayer layer, float eps, bool sharedState)
+        {
+            _n = n; _layerIndex = layerIndex; _layer = layer; _eps = eps;
+            if (SplitsTokens(n) && (!sharedState || e.Threads == 1))
+            {
+                RunTokens(Phase.MixerTokens);
+                return;
+            }
+            // v = g·gNorm·SiLU(h) in place of the g rows (c₁ = the g-norm's rstd, from Σg²).
+            int m = e._m;
+            _gainCount = 1;
+            _gains[0] = layer.O.NormGain;
+            SetVector(e._ifg + 2L * n * m, m, m);
+            RunChannels(Phase.MixerStats);
+            for (int t = 0; t < n; t++)
+                _factor[t] = ActivationQuantizer.Rstd(SumSlots(_rawSquares, t), m, eps);
+            QuantizeVector(e._qB, e._km, e._sxB, e._sumB);
+        }
+
+        /// <summary>SiLU(gate) ⊙ up for every token, then the down_proj quantization.</summary>
+        public void Glu(int n, float[] downGain)
+        {
+            _n = n; _gains[0] = downGain; _gainCount = 1;
+            if (SplitsTokens(n))
+            {
+                RunTokens(Phase.GluTokens);
+                return;
+            }
+            // v = SiLU(gate)·up in place of the gate half (c₁ = 1).
+            int l = e._l;
+            SetVector(e._gateUp, l, 2L * l);
+            RunChannels(Phase.GluStats);
+            for (int t = 0; t < n; t++)
+                _factor[t] = 1;
+            QuantizeVector(e._qB, e._kl, e._sxB, e._sumB);
+        }
+
+        /// <summary>
+        /// The BitLinear quantizations of the current vector v·c₁ (c₁ in <see cref="_factor"/>,
+        /// Σv² and max|v·γ| in the slots of the first phase): s_x, then q and Σq.
+        /// </summary>
+        private void QuantizeVector(sbyte* q, int qStride, float* sx, int* sums)
+        {
+            int n = _n;
+            _q = q; _qStride = qStride; _sx = sx;
+            for (int t = 0; t < n; t++)
+            {
+                float c1 = _factor[t];
+                float rstd2 = ActivationQuantizer.Rstd(c1 * c1 * SumSlots(_squares, t), _length, ActivationQuantizer.NormEps);
+                _factor[t] = c1 * rstd2;
+                for (int g = 0; g < _gainCount; g++)
+                {
+                    int s = g * n + t;
+                    float max = 0;
+                    for (int b = 0; b < BlockCount; b++)
+                        max = MathF.Max(max, _max[s * _slots + b]);
+                    sx[s] = ActivationQuantizer.Scale(max * _factor[t]);
+                }
+            }
+            RunChannels(Phase.Quantize);
+            for (int s = 0; s < _gainCount * n; s++)
+            {
+                int sum = 0;
+                for (int b = 0; b < BlockCount; b++)
+                    sum += _qSum[s * _slots + b];
+                sums[s] = sum;
+                new Span<sbyte>(q + (long)s * qStride + _length, qStride - _length).Clear();
+            }
+        }
+
+        /// <summary>One thread runs whole tokens in order (fewer passes); two split channels when the tokens are too few.</summary>
+        private bool SplitsTokens(int n) => n >= MinTokensForTokenSplit || e.Threads == 1;
+
+        private int BlockCount => (_length + Block - 1) / Block;
+
+        private void SetVector(float* vector, int length, long stride)
+        {
+            _vector = vector; _length = length; _vectorStride = stride;
+        }
+
+        private float SumSlots(float[] slots, int token)
+        {
+            float sum = 0;
+            for (int b = 0; b < BlockCount; b++)
+                sum += slots[token * _slots + b];
+            return sum;
+        }
+
+        private void RunTokens(Phase phase)
+        {
+            _phase = phase;
+            e._pool.Run(this, _n);
+        }
+
+        private void RunChannels(Phase phase)
+        {
+            _phase = phase;
+            // One chunk per thread, and no wake-up for a sleeping worker: the work is a few µs.
+            e._pool.Run(this, _length, Block, chunksPerThread: 1, wake: false);
+        }
+
+        public void Execute(int start, int end)
+        {
+            if (_phase <= Phase.GluTokens)
+            {
+                for (int t = start; t < end; t++)
+                    ExecuteToken(t);
+                return;
+            }
+            for (int j0 = start; j0 < end; j0 += Block)
+                ExecuteBlock(j0, Math.Min(end, j0 + Block));
+        }
+
+        private void ExecuteBlock(int j0, int j1)
+        {
+            int width = j1 - j0, slot = j0 / Block, n = _n;
+            bool simd = e.Simd;
+            for (int t = 0; t < n; t++)
+            {
+                var v = new Span<float>(_vector + t * _vectorStride + j0, width);
+                int at = t * _slots + slot;
+                switch (_phase)
+                {
+                    case Phase.NormStats:
+                    {
+                        var x = new ReadOnlySpan<float>(e._x + (long)t * e._d + j0, width);
+                        _rawSquares[at] = ActivationQuantizer.SumSquares(x, simd);
+                        MixerKernels.Scale(x, 1, _norm.AsSpan(j0, width), v, simd);
+                        break;
+                    }
+                    case Phase.MixerStats:
+                    {
+                        // Tokens sharing a state run in time order: each channel's h is its own chain.
+                        var layer = _layer!;
+                        long plane = (long)n * e._m;
+                        var h = e._rowStates[t].Layer(_layerIndex).Slice(j0, width);
+                        MixerKernels.Recurrence(
+                            new ReadOnlySpan<float>(e._ifg + (long)t * e._m + j0, width),
+                            new ReadOnlySpan<float>(e._ifg + plane + (long)t * e._m + j0, width),
+                            layer.LowerBound is { } lb ? lb.AsSpan(j0, width) : default, h, simd);
+                        _rawSquares[at] = ActivationQuantizer.SumSquares(v, simd);
+                        MixerKernels.GateOutput(v, 1, layer.GNorm.AsSpan(j0, width), h, simd);
+                        break;
+                    }
+                    case Phase.GluStats:
+                        MixerKernels.Glu(v, new ReadOnlySpan<float>(_vector + t * _vectorStride + e._l + j0, width), simd);
+                        break;
+                    case Phase.Quantize:
+                        for (int g = 0; g < _gainCount; g++)
+                        {
+                            int s = g * n + t;
+                            var q = new Span<sbyte>(_q + (long)s * _qStride + j0, width);
+                            _qSum[s * _slots + slot] = ActivationQuantizer.QuantizeRange(v, _factor[t], _gains[g].AsSpan(j0, width), _sx[s], q, simd);
+                        }
+                        continue;
+                }
+                _squares[at] = ActivationQuantizer.SumSquares(v, simd);
+                for (int g = 0; g < _gainCount; g++)
+                    _max[(g * n + t) * _slots + slot] = ActivationQuantizer.MaxAbs(v, 1, _gains[g].AsSpan(j0, width), simd);
+            }
+        }
+
+        private void ExecuteToken(int t)
+        {
+            int d = e._d, m = e._m, l = e._l;
+            switch (_phase)
+            {
+                case Phase.NormQuantizeTokens:
+                {
+                    var x = new ReadOnlySpan<float>(e._x + (long)t * d, d);
+                    var xn = new Span<float>(e._xn + (long)t * d, d);
+                    MixerKernels.RmsNorm(x, _norm, _eps, xn, e.Simd);
+                    for (int g = 0; g < _gainCount; g++)
+                    {
+                        long slot = (long)g * _n + t;
+                        var q = new Span<sbyte>(e._qA + slot * e._kd, e._kd);
+                        e._sxA[slot] = ActivationQuantizer.Quantize(xn, _gains[g], q, out e._sumA[slot], e.Simd);
+                    }
+                    break;
+                }
+                case Phase.MixerTokens:
+                {
+                    var layer = _layer!;
+                    long plane = (long)_n * m;
+                    var gate = new Span<float>(e._ifg + 2 * plane + (long)t * m, m);
+                    MixerKernels.MlgruStep(
+                        new ReadOnlySpan<float>(e._ifg + (long)t * m, m),
+                        new ReadOnlySpan<float>(e._ifg + plane + (long)t * m, m),
+                        gate, layer.LowerBound, e._rowStates[t].Layer(_layerIndex), layer.GNorm, _eps, e.Simd);
+                    var q = new Span<sbyte>(e._qB + (long)t * e._km, e._km);
+                    e._sxB[t] = ActivationQuantizer.Quantize(gate, layer.O.NormGain, q, out e._sumB[t], e.Simd);
+                    break;
+                }
+                case Phase.GluTokens:
+                {
+                    var gateUp = new Span<float>(e._gateUp + (long)t * 2 * l, 2 * l);
+                    MixerKernels.GluInPlace(gateUp, e.Simd);
+                    var q = new Span<sbyte>(e._qB + (long)t * e._kl, e._kl);
+                    e._sxB[t] = ActivationQuantizer.Quantize(gateUp[..l], _gains[0], q, out e._sumB[t], e.Simd);
+                    break;
+                }
+            }
+        }
+    }
+}
