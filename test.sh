@@ -11,4 +11,6 @@ for dir in deploy/azurite tests/oracles; do
   fi
 done
 dotnet build MatMulFree.Cluster.sln -c Release --nologo -v quiet -clp:ErrorsOnly
-dotnet test MatMulFree.Cluster.sln -c Release --no-build --nologo "$@"
+# One test assembly at a time (-m:1): the multi-process failover tests start three silo processes
+# each and must not share the two cores with six other assemblies.
+dotnet test MatMulFree.Cluster.sln -c Release --no-build --nologo -m:1 "$@"

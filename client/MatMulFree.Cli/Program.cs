@@ -23,11 +23,30 @@ app.Configure(config =>
     config.AddCommand<ConvertCommand>("convert").WithDescription("Convert latent weights to the engine's serving folder (packed ternary).");
     config.AddCommand<GenerateCommand>("generate").WithDescription("Generate text with the CPU engine, streamed.");
 
+    config.AddCommand<TrainCommand>("train").WithDescription("Data-parallel training on Orleans: embedded silos or a running cluster.");
+    config.AddBranch("data", data => data.AddCommand<DataPrepareCommand>("prepare").WithDescription("Text, folders or JSONL into token shards in a store."));
+    config.AddBranch("runs", runs =>
+    {
+        runs.SetDescription("Training runs: their checkpoints, status and loss curves.");
+        runs.AddCommand<RunsListCommand>("ls").WithDescription("The runs of a store with their latest checkpoint and loss.");
+        runs.AddCommand<RunsShowCommand>("show").WithDescription("A run's status, metrics and (--svg) loss curve.");
+    });
+
+    config.AddCommand<ServeCommand>("serve").WithDescription("Serve models over an OpenAI-compatible HTTP API from an embedded silo.");
+    config.AddCommand<ChatCommand>("chat").WithDescription("Chat with a running `mmf serve`, streamed; --session resumes a conversation.");
+    config.AddBranch<SessionsSettings>("sessions", sessions =>
+    {
+        sessions.SetDescription("Sessions on a running `mmf serve`.");
+        sessions.AddCommand<SessionsLsCommand>("ls").WithDescription("List your sessions.");
+        sessions.AddCommand<SessionsRmCommand>("rm").WithDescription("Delete sessions.");
+    });
+
     config.AddBranch("bench", bench =>
     {
         bench.SetDescription("Benchmarks (not tests): measure and print.");
         bench.AddCommand<BenchTrainMemoryCommand>("train-memory").WithDescription("Training step memory and speed with and without BitLinear's recompute-in-backward.");
         bench.AddCommand<BenchDecodeCommand>("decode").WithDescription("CPU engine decode speed on random weights vs bandwidth and TorchSharp fp32.");
+        bench.AddCommand<BenchServeCommand>("serve").WithDescription("Serving throughput at N sessions vs the engine's batched step, latency, idle-session memory.");
         bench.AddCommand<BenchStoreCommand>("store").WithDescription("Push and pull throughput (MB/s) of a model against a local Azurite it starts.");
     });
 });

@@ -16,6 +16,13 @@ public sealed class AzuriteFixture : IAsyncLifetime
 {
     public const string Collection = "Azurite";
 
+    /// <summary>
+    /// For tests that start whole silo processes: xunit runs this collection after all others,
+    /// alone, because a SIGKILL failover measured against timeouts must not share two cores
+    /// with the rest of the suite.
+    /// </summary>
+    public const string ExclusiveCollection = "Azurite, exclusive";
+
     private AzuriteProcess? azurite;
 
     /// <summary>The running emulator (ports, endpoints, data folder).</summary>

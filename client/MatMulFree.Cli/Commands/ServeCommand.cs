@@ -1,0 +1,81 @@
+using System.ComponentModel;
+using MatMulFree.Grains.Serving.Backends;
+using MatMulFree.Silo;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace MatMulFree.Cli.Commands;
+
+/// <summary>
+/// <c>mmf serve</c>: one embedded silo (localhost clustering) serving models over the
+/// OpenAI-compatible HTTP API and the sessions API, until Ctrl+C.
+/// </summary>
+public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--model <DIR|STORE_URI>")]
+        [Description("Model to serve: a model folder (Hugging Face or `mmf convert` output) or a store URI …/models/NAME[[/VERSION]]. Repeat for several.")]
+        public string[] Models { get; init; } = [];
+
+        [CommandOption("--port <P>")]
+        [Description("HTTP port on 127.0.0.1. Default 8080.")]
+        [DefaultValue(8080)]
+        public int Port { get; init; } = 8080;
+
+        [CommandOption("--host <ADDRESS>")]
+        [Description("Address the HTTP API listens on. Default 127.0.0.1 (use 0.0.0.0 to accept other machines).")]
+        [DefaultValue("127.0.0.1")]
+        public string Host { get; init; } = "127.0.0.1";
+
+        [CommandOption("--api-key <KEY>")]
+        [Description("Require this bearer key; repeat for several. Sessions are visible only to the key that created them. Default: open.")]
+        public string[] ApiKeys { get; init; } = [];
+
+        [CommandOption("--storage <CONNECTION_STRING>")]
+        [Description("Azure Storage (or Azurite) connection string for session state. Default: in memory, lost at exit.")]
+        public string? Storage { get; init; }
+
+        [CommandOption("--max-batch <N>")]
+        [Description("Sessions advanced together in one batched step. Default 64.")]
+        [DefaultValue(64)]
+        public int MaxBatch { get; init; } = 64;
+
+        [CommandOption("--max-queue <N>")]
+        [Description("Turns allowed to wait for a batch slot before new ones get HTTP 429. Default 256.")]
+        [DefaultValue(256)]
+        public int MaxQueue { get; init; } = 256;
+
+        public override ValidationResult Validate()
+        {
+            if (Models.Length == 0) return ValidationResult.Error("--model is required");
+            if (Port is < 1 or > 65535) return ValidationResult.Error($"--port must be 1-65535, got {Port}");
+            if (MaxBatch < 1) return ValidationResult.Error($"--max-batch must be at least 1, got {MaxBatch}");
+            if (MaxQueue < 0) return ValidationResult.Error($"--max-queue must be at least 0, got {MaxQueue}");
+            return ValidationResult.Success();
+        }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        string url = $"http://{settings.Host}:{settings.Port}";
+        var silo = new SiloSettings
+        {
+            Models = [.. settings.Models], HttpUrl = url, ApiKeys = [.. settings.ApiKeys], StorageConnectionString = settings.Storage,
+            Limits = new BackendLimits(settings.MaxBatch, settings.MaxQueue),
+        };
+        var builder = WebApplication.CreateBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.AddMatMulFreeSilo(silo);
+        await using var app = builder.Build();
+        app.MapMatMulFreeApi();
+        await app.StartAsync(cancellationToken);
+        AnsiConsole.MarkupLineInterpolated($"serving [bold]{string.Join(", ", settings.Models)}[/] on [bold]{url}[/] (OpenAI API under /v1, sessions under /v1/sessions, metrics at /metrics); Ctrl+C stops");
+        // The host's console lifetime turns SIGINT and SIGTERM into a graceful stop (sessions' state is already persisted per turn).
+        await app.WaitForShutdownAsync(cancellationToken);
+        return 0;
+    }
+}

@@ -1,0 +1,27 @@
+using System.Threading.Channels;
+
+namespace MatMulFree.Grains.Serving.Backends;
+
+/// <summary>
+/// A compute device that runs turns of many sessions at once (the CPU engine today; GPU and FPGA
+/// backends implement the same contract). It lives in one silo's process, fronted by a
+/// <see cref="BackendGrain"/>; sessions never see it directly.
+/// </summary>
+public interface IComputeBackend : IDisposable
+{
+    BackendCapabilities Capabilities { get; }
+
+    /// <summary>Turns being generated now.</summary>
+    int Active { get; }
+
+    /// <summary>Turns accepted but waiting for a batch slot.</summary>
+    int Queued { get; }
+
+    /// <summary>
+    /// Queues a turn; its events arrive on the returned reader, which completes after the final
+    /// event (or with the turn's error). Cancelling drops the turn and leaves the cached state as
+    /// it was before it.
+    /// </summary>
+    /// <exception cref="BackendBusyException">The queue is full.</exception>
+    ChannelReader<BackendEvent> Submit(BackendTurn turn, CancellationToken cancellationToken);
+}

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using MatMulFree.Grains.Serving.Backends;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+
+namespace MatMulFree.Grains.Serving;
+
+/// <summary>
+/// Routes turns to backends by model, health and load (power-of-two choices over queue depth and
+/// cost) with session affinity. Owns nothing but a short-lived copy of the registry's list,
+/// filtered by the cluster membership so a dead silo's backends are skipped before their
+/// heartbeats expire. A stateless worker, one per silo, called by <see cref="SessionGrain"/>.
+/// </summary>
+[StatelessWorker]
+public sealed class RouterGrain(IClusterMembershipService membership) : Grain, IRouterGrain
+{
+    private static readonly TimeSpan Freshness = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan WaitForBackends = TimeSpan.FromSeconds(5);
+
+    private readonly Random _random = new();
+    private BackendInfo[] _list = [];
+    private long _listed;
+
+    public async Task<string> PickAsync(string model, string? preferred, string[] excluded)
+    {
+        // Right after start-up (or a failover) backends may not have registered yet: wait briefly.
+        long started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            var live = (await ListAsync(model)).Where(b => Array.IndexOf(excluded, b.Key) < 0).ToArray();
+            var open = live.Where(b => !b.Saturated).ToArray();
+            if (open.Length > 0)
+                return Choose(open, preferred);
+            if (live.Length > 0)
+            {
+                int retry = Math.Max(1, (int)Math.Ceiling(live.Min(b => b.Load)));
+                throw new BackendBusyException($"every backend of model {model} is full; retry in {retry} s", retry);
+            }
+            if (Stopwatch.GetElapsedTime(started) > WaitForBackends)
+                throw new BackendUnavailableException($"no live backend serves model '{model}'");
+            _listed = 0;
+            await Task.Delay(Freshness);
+        }
+    }
+
+    private string Choose(BackendInfo[] open, string? preferred)
+    {
+        if (preferred is not null && open.FirstOrDefault(b => b.Key == preferred) is { } sticky && sticky.Load < 1)
+            return sticky.Key;
+        if (open.Length == 1)
+            return open[0].Key;
+        int a = _random.Next(open.Length), b = _random.Next(open.Length - 1);
+        if (b >= a) b++;
+        return Score(open[a]) <= Score(open[b]) ? open[a].Key : open[b].Key;
+    }
+
+    private static double Score(BackendInfo b) => (1 + b.Load) * b.Capabilities.Cost;
+
+    private async Task<BackendInfo[]> ListAsync(string model)
+    {
+        if (_listed == 0 || Stopwatch.GetElapsedTime(_listed) > Freshness)
+        {
+            _list = await GrainFactory.GetGrain<IBackendRegistryGrain>(IBackendRegistryGrain.Key).ListAsync();
+            _listed = Stopwatch.GetTimestamp();
+        }
+        var snapshot = membership.CurrentSnapshot;
+        return _list.Where(b => b.Capabilities.Model == model && IsActive(snapshot, b.Key)).ToArray();
+    }
+
+    private static bool IsActive(ClusterMembershipSnapshot snapshot, string key)
+    {
+        try
+        {
+            return snapshot.GetSiloStatus(SiloAddress.FromParsableString(BackendKey.Parse(key).Silo)) == SiloStatus.Active;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,35 @@
+using MatMulFree.Engine.Sampling;
+
+namespace MatMulFree.Grains.Serving;
+
+/// <summary>
+/// How a session picks its next token. Temperature 0 is greedy; <see cref="Seed"/> makes every
+/// draw reproducible: turn n of a session draws from a generator seeded by (Seed, n) alone, so
+/// the same session gives the same tokens on any silo and after any failover.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record SamplingSettings(
+    [property: Id(0)] float Temperature = 0f,
+    [property: Id(1)] int TopK = 0,
+    [property: Id(2)] float TopP = 1f,
+    [property: Id(3)] ulong Seed = 0)
+{
+    public static SamplingSettings Greedy { get; } = new();
+
+    /// <summary>The engine's options for turn <paramref name="turn"/>; invalid values throw the engine's bad-input error.</summary>
+    public SamplingOptions ForTurn(long turn, int maxTokens)
+    {
+        var options = new SamplingOptions { Temperature = Temperature, TopK = TopK, TopP = TopP, MaxTokens = maxTokens, Seed = TurnSeed(turn) };
+        options.Validate();
+        return options;
+    }
+
+    /// <summary>The generator seed of one turn: SplitMix64 of (Seed, turn), stable across processes (unlike HashCode).</summary>
+    public ulong TurnSeed(long turn)
+    {
+        ulong z = Seed + 0x9E3779B97F4A7C15UL * (ulong)(turn + 1);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

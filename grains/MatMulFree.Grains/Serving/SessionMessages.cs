@@ -1,0 +1,40 @@
+namespace MatMulFree.Grains.Serving;
+
+/// <summary>What a new session is: its model, owner (an API key's id, or "anonymous") and sampling.</summary>
+[GenerateSerializer, Immutable]
+public sealed record SessionSpec(
+    [property: Id(0)] string Model,
+    [property: Id(1)] string Owner,
+    [property: Id(2)] SamplingSettings Sampling,
+    [property: Id(3)] bool Ephemeral = false);
+
+/// <summary>
+/// One turn: the new message's token ids only (the earlier conversation is already in the state),
+/// at most <see cref="MaxTokens"/> generated tokens; generation stops early at EOS when asked.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record TurnInput(
+    [property: Id(0)] int[] Tokens,
+    [property: Id(1)] int MaxTokens,
+    [property: Id(2)] bool StopAtEos = true);
+
+/// <summary>One generated token; the last one of a turn carries why the turn ended ("length" or "stop").</summary>
+[GenerateSerializer, Immutable]
+public sealed record TurnEvent(
+    [property: Id(0)] int Token,
+    [property: Id(1)] string? FinishReason);
+
+/// <summary>A session as the API shows it: no state bytes, only their size; where it is active and which backend it last used.</summary>
+[GenerateSerializer, Immutable]
+public sealed record SessionInfo(
+    [property: Id(0)] string Id,
+    [property: Id(1)] string Model,
+    [property: Id(2)] string Owner,
+    [property: Id(3)] SamplingSettings Sampling,
+    [property: Id(4)] long Tokens,
+    [property: Id(5)] int Turns,
+    [property: Id(6)] int StateBytes,
+    [property: Id(7)] DateTimeOffset Created,
+    [property: Id(8)] DateTimeOffset Updated,
+    [property: Id(9)] string? Backend,
+    [property: Id(10)] string? Silo);

@@ -1,0 +1,62 @@
+using System.Text.Json;
+using MatMulFree.Core;
+using MatMulFree.Grains.Serving;
+using Microsoft.AspNetCore.Http;
+using Orleans.Runtime;
+
+namespace MatMulFree.Silo.Http;
+
+/// <summary>
+/// Turns errors into OpenAI-style JSON errors with a 4xx status when the request is at fault
+/// (never a 500 for bad input), 429 + Retry-After for backpressure, 503 + Retry-After when no
+/// backend is left or a silo is unreachable.
+/// After a stream has started, the error goes out as a last SSE event instead.
+/// </summary>
+public sealed class ApiErrorMiddleware(RequestDelegate next)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; nothing to answer.
+        }
+        catch (Exception error)
+        {
+            var (status, type, retryAfter) = Classify(error);
+            if (context.Response.HasStarted)
+            {
+                await ServerSentEvents.WriteAsync(context.Response, new { error = new { message = error.Message, type } });
+                return;
+            }
+            context.Response.Clear();
+            context.Response.StatusCode = status;
+            if (retryAfter is { } seconds)
+                context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await context.Response.WriteAsJsonAsync(new { error = new { message = error.Message, type, code = status } }, ApiJson.Options);
+        }
+    }
+
+    public static (int Status, string Type, int? RetryAfter) Classify(Exception error) => error switch
+    {
+        BackendBusyException busy => (StatusCodes.Status429TooManyRequests, "rate_limit_exceeded", busy.RetryAfterSeconds),
+        // A silo died or is unreachable: the cluster routes around it within seconds, so the client should retry.
+        BackendUnavailableException or SiloUnavailableException or OrleansMessageRejectionException or TimeoutException
+            => (StatusCodes.Status503ServiceUnavailable, "backend_unavailable", 1),
+        SessionNotFoundException or UnknownModelException => (StatusCodes.Status404NotFound, "not_found", null),
+        SessionConflictException => (StatusCodes.Status409Conflict, "conflict", null),
+        UnauthorizedException => (StatusCodes.Status401Unauthorized, "invalid_api_key", null),
+        ForbiddenException => (StatusCodes.Status403Forbidden, "forbidden", null),
+        MatMulFreeException or JsonException or BadHttpRequestException => (StatusCodes.Status400BadRequest, "invalid_request_error", null),
+        _ => (StatusCodes.Status500InternalServerError, "server_error", null),
+    };
+}
+
+/// <summary>No or an unknown API key (HTTP 401).</summary>
+public sealed class UnauthorizedException(string message) : MatMulFreeException(message);
+
+/// <summary>The API key is valid but the session is someone else's (HTTP 403).</summary>
+public sealed class ForbiddenException(string message) : MatMulFreeException(message);

@@ -1,0 +1,60 @@
+using MatMulFree.Core;
+using MatMulFree.Core.Tokenization;
+using MatMulFree.Engine;
+using MatMulFree.Storage;
+
+namespace MatMulFree.Silo;
+
+/// <summary>A model this silo serves: its name, config, tokenizer (for the HTTP API) and weights in serving form.</summary>
+public sealed class ServedModel(string name, string source, ModelConfig config, ITextTokenizer tokenizer, EngineModel engine) : IDisposable
+{
+    public const string RandomPrefix = "random:";
+
+    public string Name { get; } = name;
+    public string Source { get; } = source;
+    public ModelConfig Config { get; } = config;
+    public ITextTokenizer Tokenizer { get; } = tokenizer;
+    public EngineModel Engine { get; } = engine;
+
+    /// <summary>A folder (converted model.mmfserve first, else the checkpoint, converted now), a store URI, or random:PRESET.</summary>
+    public static ServedModel Load(string source, string cacheRoot, Action<string>? notice = null)
+    {
+        if (source.StartsWith(RandomPrefix, StringComparison.Ordinal))
+        {
+            string preset = source[RandomPrefix.Length..];
+            var shape = ModelConfig.Preset(preset);
+            return new ServedModel($"random-{preset}", source, shape, new ByteTokenizer(shape.VocabSize, shape.BosTokenId, shape.EosTokenId), ServingConverter.Random(shape, seed: 1));
+        }
+        string folder = Directory.Exists(source) ? source : Pull(source, cacheRoot, notice);
+        string name = Directory.Exists(source) ? new DirectoryInfo(source).Name : StoreModelName(source);
+        string serving = Path.Combine(folder, ServingFile.FileName);
+        if (File.Exists(serving))
+        {
+            var model = ServingFile.Open(serving);
+            return new ServedModel(name, source, model.Config, TokenizerLoader.ForModel(folder, model.Config, notice), model);
+        }
+        using var checkpoint = ModelFolder.Open(folder, notice);
+        return new ServedModel(name, source, checkpoint.Config, checkpoint.Tokenizer, ServingConverter.FromCheckpoint(checkpoint.Weights, checkpoint.Config, folder));
+    }
+
+    private static string Pull(string source, string cacheRoot, Action<string>? notice)
+    {
+        var location = StoreLocation.Parse(source);
+        var parts = location.Path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length is < 2 or > 3 || parts[0] != StoreLayout.Models)
+            throw new MatMulFreeException($"--model {source}: not a folder, and not a store URI of the form …/models/NAME[/VERSION]");
+        var store = new ModelStore(location.Open());
+        var version = store.ResolveAsync(parts[1], parts.Length == 3 ? parts[2] : null).GetAwaiter().GetResult();
+        string destination = Path.Combine(cacheRoot, parts[1], version.Version);
+        if (!File.Exists(Path.Combine(destination, ModelFolder.ConfigFileName)))
+        {
+            notice?.Invoke($"pulling model {parts[1]} version {version.Version} from {location.Store} into {destination}");
+            store.PullAsync(parts[1], version.Version, destination).GetAwaiter().GetResult();
+        }
+        return destination;
+    }
+
+    private static string StoreModelName(string source) => StoreLocation.Parse(source).Path.Split('/')[1];
+
+    public void Dispose() => Engine.Dispose();
+}

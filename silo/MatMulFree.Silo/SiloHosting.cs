@@ -1,0 +1,100 @@
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using MatMulFree.Grains.Serving;
+using MatMulFree.Grains.Training;
+using MatMulFree.Grains.Serving.Backends;
+using MatMulFree.Silo.Http;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using Orleans.Configuration;
+using Orleans.Serialization;
+using Orleans.Storage;
+
+namespace MatMulFree.Silo;
+
+/// <summary>
+/// The one place a MatMulFree silo is configured, whoever hosts it (the standalone silo, `mmf
+/// serve`, tests): clustering, grain storage, the serving grains and their backends, metrics and
+/// the HTTP API. Other areas plug in through <see cref="SiloSettings.ConfigureSilo"/>.
+/// </summary>
+public static class SiloHosting
+{
+    /// <summary>Grain storage for training runs (issue 5); configured like the sessions' store.</summary>
+    public const string TrainingStorage = "training";
+
+    /// <summary>Orleans silo, OpenTelemetry metrics and, when <see cref="SiloSettings.HttpUrl"/> is set, the HTTP server's URL.</summary>
+    public static IHostApplicationBuilder AddMatMulFreeSilo(this IHostApplicationBuilder builder, SiloSettings settings)
+    {
+        builder.UseOrleans(silo =>
+        {
+            if (settings.ClusteringConnectionString is { Length: > 0 } clustering)
+            {
+                silo.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(clustering));
+                silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (settings.ClusterId, settings.ServiceId));
+                silo.ConfigureEndpoints(settings.AdvertisedAddress, settings.SiloPort, settings.GatewayPort, listenOnAnyHostAddress: false);
+            }
+            else
+            {
+                silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
+            }
+            // Failure detection is tunable from configuration ("Membership:ProbeTimeout", …): tests shorten it.
+            silo.Services.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Membership"));
+            silo.AddActivityPropagation();
+            silo.AddMatMulFreeServing(settings);
+        });
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(ServingMetrics.MeterName, "Microsoft.Orleans")
+            .AddPrometheusExporter());
+        if (builder is WebApplicationBuilder web && settings.HttpUrl is { Length: > 0 } url)
+            web.WebHost.UseUrls(url);
+        return builder;
+    }
+
+    /// <summary>Grain storage, the serving grains' services and the local backends: everything but clustering (tests bring their own).</summary>
+    public static ISiloBuilder AddMatMulFreeServing(this ISiloBuilder silo, SiloSettings settings)
+    {
+        AddStorage(silo, ServingStorage.Sessions, "mmf-sessions", settings.StorageConnectionString);
+        AddStorage(silo, TrainingStorage, "mmf-training", settings.StorageConnectionString);
+        silo.AddMatMulFreeTraining();
+        silo.AddPlacementDirector<BackendPlacementStrategy, BackendPlacementDirector>();
+        silo.Services.AddSingleton(settings);
+        silo.Services.AddSingleton<ServingMetrics>();
+        silo.Services.AddSingleton<ModelCatalog>();
+        silo.Services.AddSingleton(sp => sp.GetRequiredService<ModelCatalog>().CreateBackends(settings, sp.GetRequiredService<ServingMetrics>()));
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, BackendStartup>();
+        foreach (var configure in settings.ConfigureSilo)
+            configure(silo);
+        return silo;
+    }
+
+    /// <summary>The HTTP API (OpenAI-compatible and sessions) and Prometheus /metrics.</summary>
+    public static WebApplication MapMatMulFreeApi(this WebApplication app)
+    {
+        app.UseMiddleware<ApiErrorMiddleware>();
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapOpenAiEndpoints();
+        app.MapSessionEndpoints();
+        return app;
+    }
+
+    // Binary (Orleans) serialization, not the default JSON: a session's state is a byte array of up to MBs.
+    private static void AddStorage(ISiloBuilder silo, string name, string container, string? connectionString)
+    {
+        if (connectionString is not { Length: > 0 })
+        {
+            silo.AddMemoryGrainStorage(name);
+            return;
+        }
+        silo.AddAzureBlobGrainStorage(name, (OptionsBuilder<AzureBlobStorageOptions> options) => options.Configure<Serializer>((o, serializer) =>
+        {
+            o.BlobServiceClient = new BlobServiceClient(connectionString);
+            o.ContainerName = container;
+            o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+        }));
+    }
+}
