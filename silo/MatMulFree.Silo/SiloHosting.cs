@@ -1,3 +1,4 @@
+using MatMulFree.Grains;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using MatMulFree.Grains.Serving;
@@ -59,6 +60,7 @@ public static class SiloHosting
     {
         AddStorage(silo, ServingStorage.Sessions, "mmf-sessions", settings.StorageConnectionString);
         AddStorage(silo, TrainingStorage, "mmf-training", settings.StorageConnectionString);
+        silo.Services.AllowProjectExceptions();
         silo.AddMatMulFreeTraining();
         silo.AddPlacementDirector<BackendPlacementStrategy, BackendPlacementDirector>();
         silo.Services.AddSingleton(settings);

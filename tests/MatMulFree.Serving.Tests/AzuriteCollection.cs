@@ -1,4 +1,4 @@
-using MatMulFree.Testing.Azurite;
+using MatMulFree.Testing;
 
 namespace MatMulFree.Serving.Tests;
 

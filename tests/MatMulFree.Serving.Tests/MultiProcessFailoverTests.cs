@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using MatMulFree.Grains.Serving;
-using MatMulFree.Testing.Azurite;
+using MatMulFree.Testing;
 
 namespace MatMulFree.Serving.Tests;
 
@@ -21,11 +21,11 @@ public sealed class MultiProcessFailoverTests(AzuriteFixture azurite)
     public async Task SessionGrain_TurnAsync_SameTokensAfterTheSiloHoldingTheSessionIsKilled()
     {
         string cluster = $"failover-{Guid.NewGuid():N}"[..24];
-        await using var a = await SiloProcess.StartAsync(TestModels.TinyDirectory, azurite.ConnectionString, cluster);
-        await using var b = await SiloProcess.StartAsync(TestModels.TinyDirectory, azurite.ConnectionString, cluster);
+        await using var a = await SiloProcess.StartAsync(azurite.ConnectionString, cluster, ServingSilo);
+        await using var b = await SiloProcess.StartAsync(azurite.ConnectionString, cluster, ServingSilo);
         // A third silo keeps probing the survivor: with only two, the survivor hears from nobody after
         // the crash, counts its own health as degraded and does not vote the dead silo out (seen here, ~1 run in 3).
-        await using var c = await SiloProcess.StartAsync(TestModels.TinyDirectory, azurite.ConnectionString, cluster);
+        await using var c = await SiloProcess.StartAsync(azurite.ConnectionString, cluster, ServingSilo);
         using var engine = TestModels.TinyEngine(out var model);
         using var _ = model;
 
@@ -50,6 +50,17 @@ public sealed class MultiProcessFailoverTests(AzuriteFixture azurite)
             Assert.Equal(alone[1], second);
         }
     }
+
+    // The tiny model on one engine thread; a killed silo declared dead within seconds rather than
+    // the production default. With two silos left, the survivor of a crash gets no probes and
+    // counts itself unhealthy, so it does not vote: a stale "I am alive" row in the table declares
+    // the dead one instead.
+    private static string[] ServingSilo => [
+        "--Models", TestModels.TinyDirectory, "--EngineThreads", "1",
+        "--Membership:ProbeTimeout", "00:00:01", "--Membership:NumMissedProbesLimit", "2", "--Membership:NumVotesForDeathDeclaration", "1",
+        "--Membership:IAmAliveTablePublishTimeout", "00:00:02", "--Membership:NumMissedTableIAmAliveLimit", "2",
+        "--Logging:LogLevel:Orleans.Runtime.MembershipService", "Information",
+    ];
 
     private static async Task<bool> AnyOnAsync(SiloProcess via, IEnumerable<string> ids, int siloPort)
     {

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Azure.Storage.Blobs;
-using MatMulFree.Testing.Azurite;
+using MatMulFree.Testing;
 
 namespace MatMulFree.Storage.Tests;
 

@@ -1,8 +1,9 @@
+using MatMulFree.Grains;
 using Azure.Data.Tables;
 using MatMulFree.Core.Tokenization;
 using MatMulFree.Grains.Training;
 using MatMulFree.Storage;
-using MatMulFree.Testing.Azurite;
+using MatMulFree.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -27,7 +28,8 @@ public sealed class MultiProcessTrainingTests(AzuriteFixture azurite)
         await new DatasetWriter(data.Open(), data.Path, new ByteTokenizer(260, 256, 257))
             .WriteAsync(Enumerable.Range(0, 40).Select(i => $"document {i}: the quick brown fox jumps over the lazy dog, again and again."));
 
-        var silos = Enumerable.Range(0, 3).Select(_ => SiloProcess.Start(azurite.ConnectionString, clusterId)).ToList();
+        var silos = new List<SiloProcess>();
+        for (int i = 0; i < 3; i++) silos.Add(await SiloProcess.StartAsync(azurite.ConnectionString, clusterId));
         try
         {
             using var client = await ConnectAsync(azurite.ConnectionString, clusterId, expectedSilos: 3, silos);
@@ -57,7 +59,7 @@ public sealed class MultiProcessTrainingTests(AzuriteFixture azurite)
         }
         finally
         {
-            foreach (var silo in silos) silo.Dispose();
+            foreach (var silo in silos) await silo.DisposeAsync();
         }
     }
 
@@ -88,7 +90,7 @@ public sealed class MultiProcessTrainingTests(AzuriteFixture azurite)
             {
                 client.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(connectionString));
                 client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (clusterId, clusterId));
-                TrainingSiloBuilderExtensions.AllowProjectExceptions(client.Services);
+                client.Services.AllowProjectExceptions();
             });
             var host = builder.Build();
             try

@@ -1,3 +1,4 @@
+using MatMulFree.Grains;
 using MatMulFree.Core.Tokenization;
 using MatMulFree.Grains.Training;
 using MatMulFree.Storage;
@@ -49,7 +50,7 @@ internal sealed class TrainingCluster : IAsyncDisposable
                 o.TableRefreshTimeout = TimeSpan.FromSeconds(1);
             });
         });
-        builder.ConfigureClient(client => TrainingSiloBuilderExtensions.AllowProjectExceptions(client.Services));
+        builder.ConfigureClient(client => client.Services.AllowProjectExceptions());
         var cluster = builder.Build();
         await cluster.DeployAsync();
         return new TrainingCluster(cluster, root);

@@ -1,3 +1,4 @@
+using MatMulFree.Grains;
 using System.Net;
 using System.Net.Sockets;
 using Azure.Data.Tables;
@@ -77,7 +78,7 @@ internal sealed class TrainingCluster : IAsyncDisposable
                 client.UseStaticClustering(ParseEndpoint(cluster));
                 client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("mmf", "mmf"));
             }
-            TrainingSiloBuilderExtensions.AllowProjectExceptions(client.Services);
+            client.Services.AllowProjectExceptions();
         });
         var host = builder.Build();
         try

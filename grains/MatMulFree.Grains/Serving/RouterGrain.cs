@@ -37,7 +37,15 @@ public sealed class RouterGrain(IClusterMembershipService membership) : Grain, I
                 throw new BackendBusyException($"every backend of model {model} is full; retry in {retry} s", retry);
             }
             if (Stopwatch.GetElapsedTime(started) > WaitForBackends)
-                throw new BackendUnavailableException($"no live backend serves model '{model}'");
+            {
+                var asked = await AskActiveSilosAsync(model);
+                var found = asked.Where(b => Array.IndexOf(excluded, b.Key) < 0 && !b.Saturated).ToArray();
+                if (found.Length > 0)
+                    return Choose(found, preferred);
+                throw new BackendUnavailableException(
+                    $"no live backend serves model '{model}' (registry: {_list.Length} backends, {live.Length} live; " +
+                    $"asked {membership.CurrentSnapshot.Members.Count(m => m.Value.Status == SiloStatus.Active)} active silos directly: {asked.Length} answered; excluded: {excluded.Length})");
+            }
             _listed = 0;
             await Task.Delay(Freshness);
         }
@@ -65,6 +73,30 @@ public sealed class RouterGrain(IClusterMembershipService membership) : Grain, I
         }
         var snapshot = membership.CurrentSnapshot;
         return _list.Where(b => b.Capabilities.Model == model && IsActive(snapshot, b.Key)).ToArray();
+    }
+
+    // The registry is a cache refilled by heartbeats; after a failover it can stay wrong for a
+    // while (a duplicate activation, a directory still pointing at the dead silo). Backend grains are
+    // placed on the silo their key names, so asking each active silo's backend directly needs no registry.
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(2);
+
+    private async Task<BackendInfo[]> AskActiveSilosAsync(string model)
+    {
+        var asks = membership.CurrentSnapshot.Members.Values
+            .Where(m => m.Status == SiloStatus.Active)
+            .Select(async m =>
+            {
+                try
+                {
+                    var key = BackendKey.Format(model, m.SiloAddress.ToParsableString());
+                    return await GrainFactory.GetGrain<IBackendGrain>(key).StartAsync().WaitAsync(AskTimeout);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    return null; // that silo serves no such model, or does not answer
+                }
+            });
+        return (await Task.WhenAll(asks)).OfType<BackendInfo>().ToArray();
     }
 
     private static bool IsActive(ClusterMembershipSnapshot snapshot, string key)

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Hosting;
-using Orleans.Serialization;
 
 namespace MatMulFree.Grains.Training;
 
@@ -13,18 +12,7 @@ public static class TrainingSiloBuilderExtensions
     public static ISiloBuilder AddMatMulFreeTraining(this ISiloBuilder silo)
     {
         silo.AddPlacementDirector<DistinctSilosPlacement, DistinctSilosPlacementDirector>();
-        AllowProjectExceptions(silo.Services);
+        silo.Services.AllowProjectExceptions();
         return silo;
     }
-
-    /// <summary>
-    /// Lets Orleans' exception codec carry the project's bad-input exceptions (by default it only
-    /// carries System/Microsoft ones and fails the whole response otherwise). Clients call it too,
-    /// so they get the typed exception back rather than a fallback.
-    /// </summary>
-    public static IServiceCollection AllowProjectExceptions(IServiceCollection services) =>
-        services.Configure<ExceptionSerializationOptions>(o =>
-        {
-            if (!o.SupportedNamespacePrefixes.Contains("MatMulFree.")) o.SupportedNamespacePrefixes.Add("MatMulFree.");
-        });
 }

@@ -4,8 +4,9 @@ using Orleans.Serialization;
 using Orleans.Serialization.Buffers;
 using Orleans.Serialization.Cloning;
 using Orleans.Serialization.Serializers;
+using Microsoft.Extensions.DependencyInjection;
 
-namespace MatMulFree.Grains.Serving;
+namespace MatMulFree.Grains;
 
 /// <summary>
 /// Lets exceptions derived from Core's MatMulFreeException cross grain calls with their type: the
@@ -28,4 +29,19 @@ public sealed class MatMulFreeExceptionCopier(ExceptionCodec exceptions) : IBase
 {
     public void DeepCopy(MatMulFreeException input, MatMulFreeException output, CopyContext context) =>
         exceptions.DeepCopy(input, output, context);
+}
+
+/// <summary>How silos and clients let the project's exceptions cross grain calls with their type.</summary>
+public static class ProjectExceptions
+{
+    /// <summary>
+    /// Lets Orleans' fallback exception codec carry types outside System/Microsoft (by default it
+    /// fails the whole response with CodecNotFoundException). Silos and clients both call it, so a
+    /// client gets the typed exception back.
+    /// </summary>
+    public static IServiceCollection AllowProjectExceptions(this IServiceCollection services) =>
+        services.Configure<ExceptionSerializationOptions>(o =>
+        {
+            if (!o.SupportedNamespacePrefixes.Contains("MatMulFree.")) o.SupportedNamespacePrefixes.Add("MatMulFree.");
+        });
 }

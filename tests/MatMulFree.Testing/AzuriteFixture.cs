@@ -1,7 +1,7 @@
 using MatMulFree.Storage.Emulator;
 using Xunit;
 
-namespace MatMulFree.Testing.Azurite;
+namespace MatMulFree.Testing;
 
 /// <summary>
 /// One Azurite for a test collection: started (and npm-installed on a fresh clone) before the
