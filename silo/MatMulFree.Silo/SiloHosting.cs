@@ -74,6 +74,26 @@ public static class SiloHosting
     }
 
     /// <summary>The HTTP API (OpenAI-compatible and sessions) and Prometheus /metrics.</summary>
+    /// <summary>A silo with the HTTP API inside the calling process (<c>mmf serve</c>, <c>mmf bench serve</c>), started.</summary>
+    public static async Task<WebApplication> StartEmbeddedAsync(SiloSettings settings, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.Logging.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Warning);
+        builder.AddMatMulFreeSilo(settings);
+        var app = builder.Build();
+        app.MapMatMulFreeApi();
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+        return app;
+    }
+
     public static WebApplication MapMatMulFreeApi(this WebApplication app)
     {
         app.UseMiddleware<ApiErrorMiddleware>();

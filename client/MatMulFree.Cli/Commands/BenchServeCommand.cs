@@ -95,12 +95,7 @@ public sealed class BenchServeCommand : AsyncCommand<BenchServeCommand.Settings>
             SiloPort = FreePort(), GatewayPort = FreePort(), ClusterId = $"bench-{Guid.NewGuid():N}",
             Limits = new BackendLimits(64, Math.Max(256, settings.Sessions), Math.Max(1024, 2 * settings.Sessions)),
         };
-        var builder = WebApplication.CreateBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.AddMatMulFreeSilo(silo);
-        await using var app = builder.Build();
-        app.MapMatMulFreeApi();
-        await app.StartAsync(cancellationToken);
+        await using var app = await SiloHosting.StartEmbeddedAsync(silo, cancellationToken);
         var grains = app.Services.GetRequiredService<IGrainFactory>();
         using var http = new HttpClient { BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()), Timeout = Timeout.InfiniteTimeSpan };
         string name = model.Name;

@@ -67,12 +67,7 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
             Models = [.. settings.Models], HttpUrl = url, ApiKeys = [.. settings.ApiKeys], StorageConnectionString = settings.Storage,
             Limits = new BackendLimits(settings.MaxBatch, settings.MaxQueue),
         };
-        var builder = WebApplication.CreateBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.AddMatMulFreeSilo(silo);
-        await using var app = builder.Build();
-        app.MapMatMulFreeApi();
-        await app.StartAsync(cancellationToken);
+        await using var app = await SiloHosting.StartEmbeddedAsync(silo, cancellationToken);
         AnsiConsole.MarkupLineInterpolated($"serving [bold]{string.Join(", ", settings.Models)}[/] on [bold]{url}[/] (OpenAI API under /v1, sessions under /v1/sessions, metrics at /metrics); Ctrl+C stops");
         // The host's console lifetime turns SIGINT and SIGTERM into a graceful stop (sessions' state is already persisted per turn).
         await app.WaitForShutdownAsync(cancellationToken);
