@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using Orleans.Configuration;
@@ -78,6 +79,9 @@ public static class SiloHosting
     public static async Task<WebApplication> StartEmbeddedAsync(SiloSettings settings, CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateBuilder();
+        // Inside a command, stdout belongs to the command (`--json` prints one object there).
+        builder.Logging.ClearProviders();
+        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = Microsoft.Extensions.Logging.LogLevel.Trace);
         builder.Logging.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Warning);
         builder.AddMatMulFreeSilo(settings);
         var app = builder.Build();
