@@ -9,9 +9,9 @@ public sealed unsafe partial class InferenceEngine
     /// The element-wise stages of a pass (norm + quantize, the MLGRU recurrence and output gate,
     /// the GLU), split over the engine's threads so that no thread idles (or spins) through them.
     /// <para>
-    /// Many tokens, or one thread: each thread takes whole tokens. Few tokens (batch-1 decode) or
-    /// one shared state (prefill, whose recurrence is sequential in time but independent per
-    /// channel) with two threads: each thread takes a range of channels, in two phases. The
+    /// Each thread takes a range of channels of every token, in two phases — whatever the number
+    /// of tokens or threads, so that a token's arithmetic never depends on what else is in the pass
+    /// (a session decoded in a batch must produce exactly what it produces alone). The
     /// first computes a token's vector v up to a positive factor c₁ (c₁ = the block RMSNorm's
     /// rstd, or the g-norm's, which need the whole vector) and leaves Σ(raw)², Σv², max|v·γ| per
     /// 64-channel block; the caller adds the blocks in order, so the sums do not depend on how
@@ -25,16 +25,8 @@ public sealed unsafe partial class InferenceEngine
         /// <summary>Channels per partial-result slot (and the granularity of a channel split).</summary>
         private const int Block = 64;
 
-        /// <summary>Below this many tokens a stage splits by channels: whole tokens would leave a thread idle.</summary>
-        private const int MinTokensForTokenSplit = 4;
-
-        private enum Phase
-        {
-            // Whole tokens.
-            NormQuantizeTokens, MixerTokens, GluTokens,
-            // Channel ranges of every token: the first phase of each stage, then the shared second.
-            NormStats, MixerStats, GluStats, Quantize,
-        }
+        // Channel ranges of every token: the first phase of each stage, then the shared second.
+        private enum Phase { NormStats, MixerStats, GluStats, Quantize }
 
         private readonly InferenceEngine e;
         private readonly int _slots;
@@ -73,11 +65,6 @@ public sealed unsafe partial class InferenceEngine
             _n = n; _norm = norm; _eps = eps; _gainCount = gains.Length;
             for (int i = 0; i < gains.Length; i++)
                 _gains[i] = gains[i];
-            if (SplitsTokens(n))
-            {
-                RunTokens(Phase.NormQuantizeTokens);
-                return;
-            }
             // v = x·norm (c₁ = the block norm's rstd, from Σx²).
             SetVector(e._xn, e._d, e._d);
             RunChannels(Phase.NormStats);
@@ -87,14 +74,9 @@ public sealed unsafe partial class InferenceEngine
         }
 
         /// <summary>The MLGRU step of every token (in time order when the tokens share a state), then the o_proj quantization.</summary>
-        public void Mixer(int n, int layerIndex, EngineLayer layer, float eps, bool sharedState)
+        public void Mixer(int n, int layerIndex, EngineLayer layer, float eps)
         {
             _n = n; _layerIndex = layerIndex; _layer = layer; _eps = eps;
-            if (SplitsTokens(n) && (!sharedState || e.Threads == 1))
-            {
-                RunTokens(Phase.MixerTokens);
-                return;
-            }
             // v = g·gNorm·SiLU(h) in place of the g rows (c₁ = the g-norm's rstd, from Σg²).
             int m = e._m;
             _gainCount = 1;
@@ -110,11 +92,6 @@ public sealed unsafe partial class InferenceEngine
         public void Glu(int n, float[] downGain)
         {
             _n = n; _gains[0] = downGain; _gainCount = 1;
-            if (SplitsTokens(n))
-            {
-                RunTokens(Phase.GluTokens);
-                return;
-            }
             // v = SiLU(gate)·up in place of the gate half (c₁ = 1).
             int l = e._l;
             SetVector(e._gateUp, l, 2L * l);
@@ -157,9 +134,6 @@ public sealed unsafe partial class InferenceEngine
             }
         }
 
-        /// <summary>One thread runs whole tokens in order (fewer passes); two split channels when the tokens are too few.</summary>
-        private bool SplitsTokens(int n) => n >= MinTokensForTokenSplit || e.Threads == 1;
-
         private int BlockCount => (_length + Block - 1) / Block;
 
         private void SetVector(float* vector, int length, long stride)
@@ -175,12 +149,6 @@ public sealed unsafe partial class InferenceEngine
             return sum;
         }
 
-        private void RunTokens(Phase phase)
-        {
-            _phase = phase;
-            e._pool.Run(this, _n);
-        }
-
         private void RunChannels(Phase phase)
         {
             _phase = phase;
@@ -190,12 +158,6 @@ public sealed unsafe partial class InferenceEngine
 
         public void Execute(int start, int end)
         {
-            if (_phase <= Phase.GluTokens)
-            {
-                for (int t = start; t < end; t++)
-                    ExecuteToken(t);
-                return;
-            }
             for (int j0 = start; j0 < end; j0 += Block)
                 ExecuteBlock(j0, Math.Min(end, j0 + Block));
         }
@@ -246,48 +208,6 @@ public sealed unsafe partial class InferenceEngine
                 _squares[at] = ActivationQuantizer.SumSquares(v, simd);
                 for (int g = 0; g < _gainCount; g++)
                     _max[(g * n + t) * _slots + slot] = ActivationQuantizer.MaxAbs(v, 1, _gains[g].AsSpan(j0, width), simd);
-            }
-        }
-
-        private void ExecuteToken(int t)
-        {
-            int d = e._d, m = e._m, l = e._l;
-            switch (_phase)
-            {
-                case Phase.NormQuantizeTokens:
-                {
-                    var x = new ReadOnlySpan<float>(e._x + (long)t * d, d);
-                    var xn = new Span<float>(e._xn + (long)t * d, d);
-                    MixerKernels.RmsNorm(x, _norm, _eps, xn, e.Simd);
-                    for (int g = 0; g < _gainCount; g++)
-                    {
-                        long slot = (long)g * _n + t;
-                        var q = new Span<sbyte>(e._qA + slot * e._kd, e._kd);
-                        e._sxA[slot] = ActivationQuantizer.Quantize(xn, _gains[g], q, out e._sumA[slot], e.Simd);
-                    }
-                    break;
-                }
-                case Phase.MixerTokens:
-                {
-                    var layer = _layer!;
-                    long plane = (long)_n * m;
-                    var gate = new Span<float>(e._ifg + 2 * plane + (long)t * m, m);
-                    MixerKernels.MlgruStep(
-                        new ReadOnlySpan<float>(e._ifg + (long)t * m, m),
-                        new ReadOnlySpan<float>(e._ifg + plane + (long)t * m, m),
-                        gate, layer.LowerBound, e._rowStates[t].Layer(_layerIndex), layer.GNorm, _eps, e.Simd);
-                    var q = new Span<sbyte>(e._qB + (long)t * e._km, e._km);
-                    e._sxB[t] = ActivationQuantizer.Quantize(gate, layer.O.NormGain, q, out e._sumB[t], e.Simd);
-                    break;
-                }
-                case Phase.GluTokens:
-                {
-                    var gateUp = new Span<float>(e._gateUp + (long)t * 2 * l, 2 * l);
-                    MixerKernels.GluInPlace(gateUp, e.Simd);
-                    var q = new Span<sbyte>(e._qB + (long)t * e._kl, e._kl);
-                    e._sxB[t] = ActivationQuantizer.Quantize(gateUp[..l], _gains[0], q, out e._sumB[t], e.Simd);
-                    break;
-                }
             }
         }
     }

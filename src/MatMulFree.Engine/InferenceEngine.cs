@@ -96,7 +96,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
                 int n = Math.Min(MaxRows, tokens.Length - start);
                 bool last = start + n == tokens.Length;
                 PrepareSingle(state, n);
-                Forward(tokens.Slice(start, n), sharedState: true, logitsFrom: last ? n - 1 : n, lastLogits);
+                Forward(tokens.Slice(start, n), logitsFrom: last ? n - 1 : n, lastLogits);
             }
         }
     }
@@ -111,7 +111,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
             {
                 int n = Math.Min(MaxRows, tokens.Length - start);
                 PrepareSingle(state, n);
-                Forward(tokens.Slice(start, n), sharedState: true, logitsFrom: 0, logits.Slice(start * _v, n * _v));
+                Forward(tokens.Slice(start, n), logitsFrom: 0, logits.Slice(start * _v, n * _v));
             }
         }
     }
@@ -138,7 +138,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
                             throw new EngineException($"decode batch: session {start + i} repeats the state of session {start + k}");
                     _rowStates[i] = s;
                 }
-                Forward(tokens.Slice(start, n), sharedState: false, logitsFrom: 0, logits.Slice(start * _v, n * _v));
+                Forward(tokens.Slice(start, n), logitsFrom: 0, logits.Slice(start * _v, n * _v));
             }
         }
         Array.Clear(_rowStates);
@@ -168,7 +168,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     /// and run the recurrence sequentially; distinct states (batched decode) run it in parallel.
     /// Logits are computed only for rows [logitsFrom, n).
     /// </summary>
-    private void Forward(ReadOnlySpan<int> tokens, bool sharedState, int logitsFrom, Span<float> logits)
+    private void Forward(ReadOnlySpan<int> tokens, int logitsFrom, Span<float> logits)
     {
         int n = tokens.Length, d = _d, m = _m;
         var config = Model.Config;
@@ -197,7 +197,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
             RunProduct();
             profile?.Mark(EngineStage.IfgProduct);
 
-            _rows.Mixer(n, li, layer, config.RmsNormEps, sharedState);
+            _rows.Mixer(n, li, layer, config.RmsNormEps);
             profile?.Mark(EngineStage.Recurrence);
             _product.Begin(n, UseLookupTables(n));
             _product.Add(layer.O.Weight, _qB, _sumB, _sxB, (int*)_tmp, _x, true);

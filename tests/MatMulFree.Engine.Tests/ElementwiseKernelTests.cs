@@ -36,7 +36,7 @@ public sealed class ElementwiseKernelTests
     }
 
     [Fact]
-    public void MixerKernels_MlgruStep_Vector256MatchesScalar()
+    public void MixerKernels_RecurrenceAndGateOutput_Vector256MatchesScalar()
     {
         var rng = new Random(5);
         foreach (int n in new[] { 1, 7, 8, 64, 100, 257 })
@@ -50,8 +50,10 @@ public sealed class ElementwiseKernelTests
                 var h = Random(rng, n, 1);
                 var (g1, h1) = ((float[])g.Clone(), (float[])h.Clone());
                 var (g2, h2) = ((float[])g.Clone(), (float[])h.Clone());
-                MixerKernels.MlgruStepScalar(i, f, g1, lb, h1, gn, 1e-6f);
-                MixerKernels.MlgruStepVector256(i, f, g2, lb, h2, gn, 1e-6f);
+                MixerKernels.RecurrenceScalar(i, f, lb, h1);
+                MixerKernels.RecurrenceVector256(i, f, lb, h2);
+                MixerKernels.GateOutputScalar(g1, 0.7f, gn, h1);
+                MixerKernels.GateOutputVector256(g2, 0.7f, gn, h2);
                 for (int j = 0; j < n; j++)
                 {
                     Assert.True(Math.Abs(h1[j] - h2[j]) <= 1e-5f * (1 + Math.Abs(h1[j])), $"h n={n} j={j}");
@@ -129,15 +131,16 @@ public sealed class ElementwiseKernelTests
     }
 
     [Fact]
-    public void MixerKernels_GluInPlace_Vector256MatchesScalar()
+    public void MixerKernels_Glu_Vector256MatchesScalar()
     {
         var rng = new Random(6);
         foreach (int l in new[] { 1, 5, 8, 33, 256 })
         {
-            var a = Random(rng, 2 * l, 5);
+            var up = Random(rng, l, 5);
+            var a = Random(rng, l, 5);
             var b = (float[])a.Clone();
-            MixerKernels.GluInPlaceScalar(a);
-            MixerKernels.GluInPlaceVector256(b);
+            MixerKernels.GluScalar(a, up);
+            MixerKernels.GluVector256(b, up);
             for (int j = 0; j < l; j++)
                 Assert.True(Math.Abs(a[j] - b[j]) <= 1e-5f * (1 + Math.Abs(a[j])), $"l={l} j={j}");
         }

@@ -9,30 +9,6 @@ namespace MatMulFree.Engine.Kernels;
 /// </summary>
 public static class MixerKernels
 {
-    /// <summary>
-    /// One MLGRU step, in place: f = σ(f) (raised by lb when given), c = SiLU(i)·(1 − f),
-    /// h = f·h + c, then <paramref name="gate"/> becomes RMSNorm(g; gNorm, eps) ⊙ SiLU(h).
-    /// </summary>
-    public static void MlgruStep(ReadOnlySpan<float> i, ReadOnlySpan<float> f, Span<float> gate,
-        ReadOnlySpan<float> lowerBound, Span<float> h, ReadOnlySpan<float> gNorm, float eps, bool simd = true)
-    {
-        bool vector = simd && Vector256.IsHardwareAccelerated;
-        int n = h.Length;
-        if (i.Length < n || f.Length < n || gate.Length < n || gNorm.Length < n || (!lowerBound.IsEmpty && lowerBound.Length < n))
-            throw new ArgumentException("every input must be at least as long as h");
-        Recurrence(i, f, lowerBound, h, vector);
-        float rstd = ActivationQuantizer.Rstd(ActivationQuantizer.SumSquares(gate[..n], vector), n, eps);
-        GateOutput(gate[..n], rstd, gNorm, h, vector);
-    }
-
-    public static void MlgruStepScalar(ReadOnlySpan<float> i, ReadOnlySpan<float> f, Span<float> gate,
-        ReadOnlySpan<float> lowerBound, Span<float> h, ReadOnlySpan<float> gNorm, float eps) =>
-        MlgruStep(i, f, gate, lowerBound, h, gNorm, eps, simd: false);
-
-    public static void MlgruStepVector256(ReadOnlySpan<float> i, ReadOnlySpan<float> f, Span<float> gate,
-        ReadOnlySpan<float> lowerBound, Span<float> h, ReadOnlySpan<float> gNorm, float eps) =>
-        MlgruStep(i, f, gate, lowerBound, h, gNorm, eps, simd: true);
-
     /// <summary>The recurrence alone, channel by channel (any range of channels): h = f'·h + SiLU(i)·(1 − f').</summary>
     public static void Recurrence(ReadOnlySpan<float> i, ReadOnlySpan<float> f, ReadOnlySpan<float> lowerBound, Span<float> h, bool simd = true)
     {
@@ -100,17 +76,6 @@ public static class MixerKernels
         GateOutputScalar(gate[full..], rstd, gNorm[full..], h[full..]);
     }
 
-    /// <summary>GLU: <paramref name="gateUp"/> holds [gate | up] (2l); writes SiLU(gate) ⊙ up into its first l.</summary>
-    public static void GluInPlace(Span<float> gateUp, bool simd = true)
-    {
-        int l = gateUp.Length / 2;
-        Glu(gateUp[..l], gateUp.Slice(l, l), simd);
-    }
-
-    public static void GluInPlaceScalar(Span<float> gateUp) => GluInPlace(gateUp, simd: false);
-
-    public static void GluInPlaceVector256(Span<float> gateUp) => GluInPlace(gateUp, simd: true);
-
     /// <summary>gate = SiLU(gate) ⊙ up, over any range of channels.</summary>
     public static void Glu(Span<float> gate, ReadOnlySpan<float> up, bool simd = true)
     {
@@ -134,10 +99,6 @@ public static class MixerKernels
             (Silu(Vector256.Create((ReadOnlySpan<float>)gate.Slice(j, w))) * Vector256.Create(up.Slice(j, w))).CopyTo(gate.Slice(j, w));
         GluScalar(gate[full..], up[full..]);
     }
-
-    /// <summary>RMSNorm(x; γ, eps) into <paramref name="output"/> (the block and final norms).</summary>
-    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, float eps, Span<float> output, bool simd = true) =>
-        Scale(x, ActivationQuantizer.Rstd(ActivationQuantizer.SumSquares(x, simd), x.Length, eps), gamma, output, simd);
 
     /// <summary>output = x·rstd·γ over any range of channels.</summary>
     public static void Scale(ReadOnlySpan<float> x, float rstd, ReadOnlySpan<float> gamma, Span<float> output, bool simd = true)
