@@ -1,3 +1,4 @@
+using MatMulFree.Core;
 using System.Net;
 using System.Net.Sockets;
 using MatMulFree.Silo;
@@ -26,31 +27,20 @@ public sealed class HttpSilo : IAsyncDisposable
 
     public static async Task<HttpSilo> StartAsync(SiloSettings settings)
     {
+        int[] ports = LoopbackPorts.Free(2);
         settings = new SiloSettings
         {
             Models = settings.Models, Limits = settings.Limits, ApiKeys = settings.ApiKeys, EngineThreads = settings.EngineThreads,
             MaxPromptTokens = settings.MaxPromptTokens, MaxNewTokens = settings.MaxNewTokens, StorageConnectionString = settings.StorageConnectionString,
-            SiloPort = FreePort(), GatewayPort = FreePort(), HttpUrl = "http://127.0.0.1:0", ClusterId = $"test-{Guid.NewGuid():N}",
+            SiloPort = ports[0], GatewayPort = ports[1], HttpUrl = "http://127.0.0.1:0", ClusterId = $"test-{Guid.NewGuid():N}",
         };
-        var builder = WebApplication.CreateBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.AddMatMulFreeSilo(settings);
-        var app = builder.Build();
-        app.MapMatMulFreeApi();
-        await app.StartAsync();
+        var app = await SiloHosting.StartEmbeddedAsync(settings, CancellationToken.None);
         string url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var silo = new HttpSilo(app, new Uri(url));
         // The backend registers on activation, right after the silo becomes active; wait for /v1 to be usable.
         for (int i = 0; i < 100 && !(await silo.Client.GetAsync("/healthz")).IsSuccessStatusCode; i++)
             await Task.Delay(50);
         return silo;
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()

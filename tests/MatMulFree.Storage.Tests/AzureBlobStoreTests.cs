@@ -1,3 +1,4 @@
+using MatMulFree.Core;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -20,7 +21,7 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite) : BlobStoreContr
     [Fact]
     public async Task AzureBlobStore_PutAsync_StoreDown_FailsClearlyWithinSeconds()
     {
-        var port = ClosedPort();
+        var port = LoopbackPorts.Free(1)[0]; // nothing listens there: the store is down
         var options = new AzureBlobStoreOptions { MaxRetries = 2, RetryDelay = TimeSpan.FromMilliseconds(50), NetworkTimeout = TimeSpan.FromSeconds(2) };
         var store = StoreLocation.Parse($"http://127.0.0.1:{port}/devstoreaccount1/down").Open(options);
         var clock = Stopwatch.StartNew();
@@ -36,7 +37,7 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite) : BlobStoreContr
     public async Task AzureBlobStore_GetPropertiesAsync_StoreDown_ThrowsUnavailableNotNull()
     {
         var options = new AzureBlobStoreOptions { MaxRetries = 1, RetryDelay = TimeSpan.FromMilliseconds(50), NetworkTimeout = TimeSpan.FromSeconds(2) };
-        var store = StoreLocation.Parse($"http://127.0.0.1:{ClosedPort()}/devstoreaccount1/down").Open(options);
+        var store = StoreLocation.Parse($"http://127.0.0.1:{LoopbackPorts.Free(1)[0]}/devstoreaccount1/down").Open(options);
         await Assert.ThrowsAsync<StoreUnavailableException>(() => store.GetPropertiesAsync("x"));
     }
 
@@ -51,12 +52,5 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite) : BlobStoreContr
 
         Assert.Equal("models/tiny", viaUrl.Path);
         Assert.Equal(3, (await viaConnectionString.Open().GetPropertiesAsync("models/tiny/config.json"))!.Length);
-    }
-
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

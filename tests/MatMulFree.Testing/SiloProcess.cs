@@ -1,3 +1,4 @@
+using MatMulFree.Core;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -46,7 +47,7 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <param name="extraArguments">Host configuration, e.g. models to serve or membership timings.</param>
     public static async Task<SiloProcess> StartAsync(string connectionString, string clusterId, params string[] extraArguments)
     {
-        int[] ports = FreeLoopbackPorts(3);
+        int[] ports = LoopbackPorts.Free(3);
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -99,14 +100,6 @@ public sealed class SiloProcess : IAsyncDisposable
     }
 
     // All listeners are open at once, so the ports are distinct; they are free again when returned.
-    private static int[] FreeLoopbackPorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        listeners.ForEach(l => l.Start());
-        int[] ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        listeners.ForEach(l => l.Stop());
-        return ports;
-    }
 
     public async ValueTask DisposeAsync()
     {

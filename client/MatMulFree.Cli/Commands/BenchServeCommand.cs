@@ -1,3 +1,4 @@
+using MatMulFree.Core;
 using System.ComponentModel;
 using System.Text.Json;
 using MatMulFree.Engine;
@@ -88,11 +89,12 @@ public sealed class BenchServeCommand : AsyncCommand<BenchServeCommand.Settings>
             engineAlone = await Task.Run(() => DecodeBenchmark.Measure(engine, batch, 4, settings.Seconds), cancellationToken);
         }
 
+        int[] ports = LoopbackPorts.Free(2);
         var silo = new SiloSettings
         {
             Models = [settings.Model],
             HttpUrl = "http://127.0.0.1:0",
-            SiloPort = FreePort(), GatewayPort = FreePort(), ClusterId = $"bench-{Guid.NewGuid():N}",
+            SiloPort = ports[0], GatewayPort = ports[1], ClusterId = $"bench-{Guid.NewGuid():N}",
             Limits = new BackendLimits(64, Math.Max(256, settings.Sessions), Math.Max(1024, 2 * settings.Sessions)),
         };
         await using var app = await SiloHosting.StartEmbeddedAsync(silo, cancellationToken);
@@ -168,12 +170,5 @@ public sealed class BenchServeCommand : AsyncCommand<BenchServeCommand.Settings>
         foreach (var session in sessions)
             await session.DeleteAsync();
         return ((after - before) / (double)count, serializer.SerializeToArray(record).Length);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,3 +1,4 @@
+using MatMulFree.Core;
 using MatMulFree.Grains;
 using System.Net;
 using System.Net.Sockets;
@@ -34,7 +35,7 @@ internal sealed class TrainingCluster : IAsyncDisposable
 
     private static async Task<TrainingCluster> StartEmbeddedAsync(int count, CancellationToken cancellationToken)
     {
-        int[] ports = FreeLoopbackPorts(2 * count);
+        int[] ports = LoopbackPorts.Free(2 * count);
         var primary = new IPEndPoint(IPAddress.Loopback, ports[0]);
         var hosts = new List<IHost>();
         try
@@ -103,15 +104,6 @@ internal sealed class TrainingCluster : IAsyncDisposable
             return new IPEndPoint(address, port);
         }
         throw new Core.MatMulFreeException($"--cluster must be HOST:PORT of a silo gateway or an Azure Table connection string, got '{text}'");
-    }
-
-    private static int[] FreeLoopbackPorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        listeners.ForEach(l => l.Start());
-        int[] ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        listeners.ForEach(l => l.Stop());
-        return ports;
     }
 
     public async ValueTask DisposeAsync()

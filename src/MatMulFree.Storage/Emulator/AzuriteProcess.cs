@@ -1,3 +1,4 @@
+using MatMulFree.Core;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -136,7 +137,8 @@ public sealed class AzuriteProcess : IAsyncDisposable
 
     private static async Task<AzuriteProcess> LaunchAsync(string executable, CancellationToken cancellationToken)
     {
-        var (blob, queue, table) = (FreePort(), FreePort(), FreePort());
+        var ports = LoopbackPorts.Free(3);
+        var (blob, queue, table) = (ports[0], ports[1], ports[2]);
         var data = Directory.CreateTempSubdirectory("mmf-azurite-").FullName;
         var start = new ProcessStartInfo(executable,
         [
@@ -188,13 +190,6 @@ public sealed class AzuriteProcess : IAsyncDisposable
                 throw new StoreException($"azurite did not answer on port {BlobPort} within {StartTimeout.TotalSeconds:0} s: {output}");
             await Task.Delay(100, cancellationToken);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>The last lines Azurite printed, for the error when it does not come up.</summary>
