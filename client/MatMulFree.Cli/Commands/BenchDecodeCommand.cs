@@ -69,7 +69,7 @@ public sealed class BenchDecodeCommand : AsyncCommand<BenchDecodeCommand.Setting
         return 0;
     }
 
-    private static Dictionary<string, object> Measure(ModelConfig config, Settings settings)
+    private static Dictionary<string, object?> Measure(ModelConfig config, Settings settings)
     {
         long before = Process.GetCurrentProcess().WorkingSet64;
         // Int8 row-scaled embeddings: their effect on the golden loss is ≤ 5.2e-4 (docs/benchmarks.md).
@@ -92,9 +92,10 @@ public sealed class BenchDecodeCommand : AsyncCommand<BenchDecodeCommand.Setting
         long bytesPerToken = model.TernaryBytes + model.EmbeddingRowBytes;
         double ceiling = bandwidth / bytesPerToken;
         long fp32Bytes = TorchDecodeBenchmark.Fp32ParameterBytes(config);
-        double torch = settings.TorchSteps > 0 ? TorchDecodeBenchmark.TokensPerSecond(config, 1, settings.TorchSteps, seed: 1) : double.NaN;
+        // Skipped (--torch-steps 0): the two TorchSharp figures are null, not a NaN that JSON cannot hold.
+        double? torch = settings.TorchSteps > 0 ? TorchDecodeBenchmark.TokensPerSecond(config, 1, settings.TorchSteps, seed: 1) : null;
 
-        var result = new Dictionary<string, object>
+        var result = new Dictionary<string, object?>
         {
             ["shape"] = settings.Shape,
             ["kernel"] = engine.Kernel.Name,
@@ -140,7 +141,7 @@ public sealed class BenchDecodeCommand : AsyncCommand<BenchDecodeCommand.Setting
     }
 
     /// <summary>Per-stage CPU time of a one-thread engine (the caller then does all the work, so its thread clock sees every stage).</summary>
-    private static void AddProfile(EngineModel model, Settings settings, Dictionary<string, object> result)
+    private static void AddProfile(EngineModel model, Settings settings, Dictionary<string, object?> result)
     {
         using var single = new InferenceEngine(model, threads: 1, maxRows: 64);
         using var singlePlain = new InferenceEngine(model, threads: 1, maxRows: 64, lookupTables: false);
@@ -160,9 +161,10 @@ public sealed class BenchDecodeCommand : AsyncCommand<BenchDecodeCommand.Setting
         catch (IOException) { return double.NaN; }
     }
 
-    private static string Format(object value) => value switch
+    private static string Format(object? value) => value switch
     {
         double d => d.ToString(Math.Abs(d) >= 100 ? "F1" : "F3", System.Globalization.CultureInfo.InvariantCulture),
+        null => "skipped",
         _ => value.ToString() ?? "",
     };
 }
