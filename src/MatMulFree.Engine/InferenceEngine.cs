@@ -241,10 +241,8 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     private void RunProduct()
     {
         if (_product.UsesLookupTables)
-        {
-            _pool.Run(_product.Tables, _product.TableUnits);
-            _pool.Run(_product, _product.TotalUnits, granularity: 4); // 4 blocks of 32 rows: one kernel tile
-        }
+            // One run of whole 4-token tiles per thread: each run reads the matrices' whole index once.
+            _pool.Run(_product, _product.TotalUnits, granularity: LutTernaryKernel.TokenTile, chunksPerThread: 1);
         else if (_product.Work < KernelTuning.MinParallelWork)
             _product.Execute(0, _product.TotalUnits);
         else

@@ -21,8 +21,9 @@ public sealed unsafe class LutTernaryKernelTests
     [InlineData(true)]
     public void LutTernaryKernel_Products_Int16FlushHoldsAtTheExtremes(bool simd)
     {
-        // All trits −1 against all activations −128: every group adds +384, the most an int16 lane
-        // can take 85 times (32,640). 4,096 columns are 1,366 groups: 16 flushes, no wrap.
+        // All trits −1 against all activations −128: every group adds +384, and a chunk of 84
+        // groups reaches 32,256 in an int16 lane. 4,096 columns are 1,366 groups (683 pairs):
+        // 17 chunks, no wrap; 255 columns are 85 groups, the second chunk holding the padding pair.
         AssertMatchesScalar(new Random(8), 40, 4096, 5, simd, extreme: true);
         AssertMatchesScalar(new Random(9), 40, 255, 3, simd, extreme: true);
     }

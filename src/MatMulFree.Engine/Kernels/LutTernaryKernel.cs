@@ -9,18 +9,27 @@ namespace MatMulFree.Engine.Kernels;
 /// The batched product by table lookup (T-MAC / bitnet.cpp TL2 style), for many tokens at once.
 /// <para>
 /// Weights: every 3 consecutive columns of a row form a group whose trits (t₀, t₁, t₂) are one
-/// base-3 index 9(t₀+1) + 3(t₁+1) + (t₂+1) ∈ [0, 27), a byte (<see cref="BuildIndex"/>), stored
-/// for 32 rows side by side: [row block of 32][group][32 bytes]. Activations: per token and group,
-/// the 27 signed sums Σ tᵢ·aᵢ as int16, padded to 32 (<see cref="BuildTables"/>). Then one
-/// <c>vpermw</c> (<see cref="Avx512BW.PermuteVar32x16"/>) looks up 32 rows' partial sums for one
-/// token and group — 96 multiply-adds — and one <c>vpaddw</c> adds them up, against 64 for the
-/// <c>vpmaddubsw</c> kernel's pair. A pass takes 4 tokens × 128 rows: each table vector is loaded
-/// once for 4 lookups, each index vector once for 4 tokens (16 accumulators, 4 indices, 1 table).
+/// base-3 index 9(t₀+1) + 3(t₁+1) + (t₂+1) ∈ [0, 27), a byte (<see cref="BuildIndex"/>). Groups go
+/// in pairs, stored for 32 rows side by side: [row block of 32][pair][64 bytes], byte 2i holding
+/// row i's even group and byte 2i + 1 its odd one. Activations: per token and group, the 27 signed
+/// sums Σ tᵢ·aᵢ as int16, padded to 32 (<see cref="BuildTables"/>). Then one <c>vpermw</c>
+/// (<see cref="Avx512BW.PermuteVar32x16"/>) looks up 32 rows' partial sums for one token and
+/// group — 96 multiply-adds — and one <c>vpaddw</c> adds them up, against 64 for the
+/// <c>vpmaddubsw</c> kernel's pair. <c>vpermw</c> reads only the low 5 bits of each 16-bit index,
+/// so a 64-byte load of a pair serves the even group as it stands and the odd one after a shift
+/// by 8: no widening of the index (a shuffle, competing with the lookups for the same pipes).
 /// </para>
 /// <para>
-/// Bounds: |Σ tᵢ·aᵢ| ≤ 3·128 = 384 per group, so an int16 accumulator takes <see cref="FlushGroups"/>
-/// = 85 groups (32,640) before it is widened to int32. Sums are of T·q, not of the codes T + 1:
-/// the caller does not subtract Σq.
+/// A pass takes 4 tokens × 128 rows over <see cref="ChunkPairs"/> pairs of groups: each table
+/// vector is loaded once for 4 lookups, each index vector once for 4 tokens (16 accumulators,
+/// 8 indices, 1 table). The columns are cut into chunks so that every token's tables for one chunk
+/// stay in L2 while all the rows go by (64 tokens × 84 groups × 64 bytes = 344 KiB); whole tables
+/// were 1.4–3.8 MB at batch 64, and streamed from L3 for every 128 rows.
+/// </para>
+/// <para>
+/// Bounds: |Σ tᵢ·aᵢ| ≤ 3·128 = 384 per group, so an int16 accumulator takes 85 groups; a chunk is
+/// 84 (32,256), widened to int32 at its end. Sums are of T·q, not of the codes T + 1: the caller
+/// does not subtract Σq.
 /// </para>
 /// <para>
 /// The index costs 8 bits per 3 weights (2.67 bits), beside the 2-bit codes that batch 1 reads:
@@ -32,33 +41,45 @@ public static unsafe class LutTernaryKernel
     public const int GroupSize = 3;
     public const int RowsPerBlock = 32;
     public const int TableEntries = 32;
-    public const int FlushGroups = 85;
-    private const int TokenTile = 4;
+
+    /// <summary>Pairs of groups per chunk: 84 groups · 384 stays inside int16.</summary>
+    public const int ChunkPairs = 42;
+    private const int PairBytes = 2 * RowsPerBlock;
+    public const int TokenTile = 4;
     private const int BlockTile = 4;
+    /// <summary>Rows whose int32 sums (at 32 tokens, 128 KiB) stay in L2 while the chunks of columns go by.</summary>
+    private const int PanelRows = 1024;
 
     public static bool IsSupported => Avx512BW.IsSupported;
 
     public static int Groups(int columns) => (columns + GroupSize - 1) / GroupSize;
 
+    /// <summary>Pairs of groups: an odd last group is paired with a group of zero trits.</summary>
+    public static int Pairs(int columns) => (Groups(columns) + 1) / 2;
+
     public static int RowBlocks(int rows) => (rows + RowsPerBlock - 1) / RowsPerBlock;
 
-    public static long IndexBytes(int rows, int columns) => (long)RowBlocks(rows) * Groups(columns) * RowsPerBlock;
+    public static long IndexBytes(int rows, int columns) => (long)RowBlocks(rows) * Pairs(columns) * PairBytes;
 
-    /// <summary>Table bytes per token: <see cref="TableEntries"/> int16 per group.</summary>
-    public static long TableBytes(int columns) => (long)Groups(columns) * TableEntries * sizeof(short);
+    /// <summary>Table bytes per token: <see cref="TableEntries"/> int16 per group, the padding group included.</summary>
+    public static long TableBytes(int columns) => 2L * Pairs(columns) * TableEntries * sizeof(short);
+
+    /// <summary>Where row <paramref name="row"/>'s index of group <paramref name="group"/> lives.</summary>
+    private static long IndexOffset(int pairs, int row, int group) =>
+        ((long)(row / RowsPerBlock) * pairs + group / 2) * PairBytes + 2 * (row % RowsPerBlock) + group % 2;
 
     /// <summary>
-    /// The group indices of a tiled 2-bit matrix. Columns past the last and rows past the last
-    /// (up to the block of 32) hold trit 0, index 13.
+    /// The group indices of a tiled 2-bit matrix. Columns past the last, the padding group and
+    /// rows past the last (up to the block of 32) hold trit 0, index 13.
     /// </summary>
     public static void BuildIndex(PackedTernaryMatrix w, Span<byte> index)
     {
-        int groups = Groups(w.Columns);
+        int pairs = Pairs(w.Columns);
         if (index.Length != IndexBytes(w.Rows, w.Columns))
             throw new ArgumentException($"index holds {index.Length} bytes, needs {IndexBytes(w.Rows, w.Columns)}", nameof(index));
         var matrix = new ReadOnlySpan<byte>(w.Data, checked((int)w.ByteLength));
         for (int r = 0; r < RowBlocks(w.Rows) * RowsPerBlock; r++)
-            for (int g = 0; g < groups; g++)
+            for (int g = 0; g < 2 * pairs; g++)
             {
                 int value = 0;
                 for (int i = 0; i < GroupSize; i++)
@@ -67,11 +88,11 @@ public static unsafe class LutTernaryKernel
                     int code = r < w.Rows && column < w.Columns ? TernaryCodes.Code(matrix, w.Rows, w.RowBytes, r, column) : 1;
                     value = value * 3 + code;
                 }
-                index[(int)(((long)(r / RowsPerBlock) * groups + g) * RowsPerBlock + r % RowsPerBlock)] = (byte)value;
+                index[(int)IndexOffset(pairs, r, g)] = (byte)value;
             }
     }
 
-    /// <summary>Token's 27 group sums (+5 zeros) for every group of <paramref name="columns"/> int8 activations.</summary>
+    /// <summary>Token's 27 group sums (+5 zeros) for every group of <paramref name="columns"/> int8 activations, and zeros for the padding group.</summary>
     public static void BuildTables(sbyte* acts, int columns, short* tables, bool simd = true)
     {
         if (simd && IsSupported)
@@ -82,7 +103,7 @@ public static unsafe class LutTernaryKernel
 
     public static void BuildTablesScalar(sbyte* acts, int columns, short* tables)
     {
-        for (int g = 0; g < Groups(columns); g++)
+        for (int g = 0; g < 2 * Pairs(columns); g++)
             BuildTableScalar(acts, columns, g, tables);
     }
 
@@ -105,8 +126,8 @@ public static unsafe class LutTernaryKernel
             sbyte* a = acts + g * GroupSize;
             (t0 * Vec.Create((short)a[0]) + t1 * Vec.Create((short)a[1]) + t2 * Vec.Create((short)a[2])).Store(tables + (long)g * TableEntries);
         }
-        if (full < Groups(columns))
-            BuildTableScalar(acts, columns, full, tables);
+        for (int g = full; g < 2 * Pairs(columns); g++)
+            BuildTableScalar(acts, columns, g, tables);
     }
 
     /// <summary>Group <paramref name="g"/>'s table: entry i = Σ tᵢ·aᵢ with the trits of index i (columns past the last count as 0).</summary>
@@ -133,15 +154,14 @@ public static unsafe class LutTernaryKernel
     public static void ProductsScalar(byte* index, int rows, int columns, int rowStart, int rowEnd,
         short* tables, long tableStride, int tokens, int* dst, int dstStride)
     {
-        int groups = Groups(columns);
+        int groups = Groups(columns), pairs = Pairs(columns);
         for (int t = 0; t < tokens; t++)
             for (int r = rowStart; r < rowEnd; r++)
             {
-                byte* idx = index + (long)(r / RowsPerBlock) * groups * RowsPerBlock + r % RowsPerBlock;
                 short* table = tables + t * tableStride;
                 int sum = 0;
                 for (int g = 0; g < groups; g++)
-                    sum += table[(long)g * TableEntries + idx[(long)g * RowsPerBlock]];
+                    sum += table[(long)g * TableEntries + index[IndexOffset(pairs, r, g)]];
                 dst[(long)t * dstStride + r] = sum;
             }
     }
@@ -152,109 +172,160 @@ public static unsafe class LutTernaryKernel
     {
         if (rowStart % RowsPerBlock != 0)
             throw new ArgumentException($"rowStart {rowStart} is not a multiple of {RowsPerBlock}", nameof(rowStart));
-        int groups = Groups(columns);
-        long blockBytes = (long)groups * RowsPerBlock;
+        int pairs = Pairs(columns);
+        long blockBytes = (long)pairs * PairBytes;
         int* sums = stackalloc int[TokenTile * BlockTile * RowsPerBlock];
-        for (int r = rowStart; r < rowEnd; r += BlockTile * RowsPerBlock)
+        for (int panel = rowStart; panel < rowEnd; panel += PanelRows)
         {
-            int blocks = Math.Min(BlockTile, (rowEnd - r + RowsPerBlock - 1) / RowsPerBlock);
-            // A short tile repeats its first block (or token); the surplus sums are discarded.
-            byte* i0 = index + (long)(r / RowsPerBlock) * blockBytes;
-            byte* i1 = blocks > 1 ? i0 + blockBytes : i0;
-            byte* i2 = blocks > 2 ? i0 + 2 * blockBytes : i0;
-            byte* i3 = blocks > 3 ? i0 + 3 * blockBytes : i0;
-            for (int t = 0; t < tokens; t += TokenTile)
+            int panelEnd = Math.Min(rowEnd, panel + PanelRows);
+            for (int p = 0; p < pairs; p += ChunkPairs)
             {
-                int count = Math.Min(TokenTile, tokens - t);
-                short* t0 = tables + t * tableStride;
-                short* t1 = count > 1 ? t0 + tableStride : t0;
-                short* t2 = count > 2 ? t0 + 2 * tableStride : t0;
-                short* t3 = count > 3 ? t0 + 3 * tableStride : t0;
-                Tile(i0, i1, i2, i3, t0, t1, t2, t3, groups, sums);
-                for (int s = 0; s < count; s++)
-                    for (int b = 0; b < blocks; b++)
+                int chunk = Math.Min(ChunkPairs, pairs - p);
+                for (int t = 0; t < tokens; t += TokenTile)
+                {
+                    // A short tile repeats its first token (or block); the surplus sums are discarded.
+                    int count = Math.Min(TokenTile, tokens - t);
+                    short* t0 = tables + t * tableStride + (long)p * 2 * TableEntries;
+                    short* t1 = count > 1 ? t0 + tableStride : t0;
+                    short* t2 = count > 2 ? t0 + 2 * tableStride : t0;
+                    short* t3 = count > 3 ? t0 + 3 * tableStride : t0;
+                    for (int r = panel; r < panelEnd; r += BlockTile * RowsPerBlock)
                     {
-                        int first = r + b * RowsPerBlock, n = Math.Min(RowsPerBlock, Math.Min(rowEnd, rows) - first);
-                        new ReadOnlySpan<int>(sums + (s * BlockTile + b) * RowsPerBlock, n).CopyTo(new Span<int>(dst + (long)(t + s) * dstStride + first, n));
+                        int blocks = Math.Min(BlockTile, (panelEnd - r + RowsPerBlock - 1) / RowsPerBlock);
+                        byte* i0 = index + (long)(r / RowsPerBlock) * blockBytes + (long)p * PairBytes;
+                        byte* i1 = blocks > 1 ? i0 + blockBytes : i0;
+                        byte* i2 = blocks > 2 ? i0 + 2 * blockBytes : i0;
+                        byte* i3 = blocks > 3 ? i0 + 3 * blockBytes : i0;
+                        Tile(i0, i1, i2, i3, t0, t1, t2, t3, chunk, sums);
+                        for (int s = 0; s < count; s++)
+                            for (int b = 0; b < blocks; b++)
+                            {
+                                int first = r + b * RowsPerBlock, n = Math.Min(RowsPerBlock, Math.Min(panelEnd, rows) - first);
+                                Emit(sums + (s * BlockTile + b) * RowsPerBlock, dst + (long)(t + s) * dstStride + first, n, accumulate: p > 0);
+                            }
                     }
+                }
             }
         }
     }
 
-    /// <summary>4 tokens × 4 blocks of 32 rows; sums[(s·4 + b)·32 + i] is row i of block b against token s.</summary>
-    [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile(byte* i0, byte* i1, byte* i2, byte* i3, short* t0, short* t1, short* t2, short* t3, int groups, int* sums)
-    {
-        var totals = stackalloc Vector512<int>[32];
-        for (int i = 0; i < 32; i++)
-            totals[i] = Vector512<int>.Zero;
-        for (int start = 0; start < groups; start += FlushGroups)
-        {
-            int end = Math.Min(groups, start + FlushGroups);
-            var c00 = Vector512<short>.Zero;
-            var c01 = Vector512<short>.Zero;
-            var c02 = Vector512<short>.Zero;
-            var c03 = Vector512<short>.Zero;
-            var c10 = Vector512<short>.Zero;
-            var c11 = Vector512<short>.Zero;
-            var c12 = Vector512<short>.Zero;
-            var c13 = Vector512<short>.Zero;
-            var c20 = Vector512<short>.Zero;
-            var c21 = Vector512<short>.Zero;
-            var c22 = Vector512<short>.Zero;
-            var c23 = Vector512<short>.Zero;
-            var c30 = Vector512<short>.Zero;
-            var c31 = Vector512<short>.Zero;
-            var c32 = Vector512<short>.Zero;
-            var c33 = Vector512<short>.Zero;
-            for (int g = start; g < end; g++)
-            {
-                long io = (long)g * RowsPerBlock, to = (long)g * TableEntries;
-                var x0 = Avx512BW.ConvertToVector512Int16(Vector256.Load(i0 + io));
-                var x1 = Avx512BW.ConvertToVector512Int16(Vector256.Load(i1 + io));
-                var x2 = Avx512BW.ConvertToVector512Int16(Vector256.Load(i2 + io));
-                var x3 = Avx512BW.ConvertToVector512Int16(Vector256.Load(i3 + io));
-                var table = Vec.Load(t0 + to);
-                c00 += Avx512BW.PermuteVar32x16(table, x0);
-                c01 += Avx512BW.PermuteVar32x16(table, x1);
-                c02 += Avx512BW.PermuteVar32x16(table, x2);
-                c03 += Avx512BW.PermuteVar32x16(table, x3);
-                table = Vec.Load(t1 + to);
-                c10 += Avx512BW.PermuteVar32x16(table, x0);
-                c11 += Avx512BW.PermuteVar32x16(table, x1);
-                c12 += Avx512BW.PermuteVar32x16(table, x2);
-                c13 += Avx512BW.PermuteVar32x16(table, x3);
-                table = Vec.Load(t2 + to);
-                c20 += Avx512BW.PermuteVar32x16(table, x0);
-                c21 += Avx512BW.PermuteVar32x16(table, x1);
-                c22 += Avx512BW.PermuteVar32x16(table, x2);
-                c23 += Avx512BW.PermuteVar32x16(table, x3);
-                table = Vec.Load(t3 + to);
-                c30 += Avx512BW.PermuteVar32x16(table, x0);
-                c31 += Avx512BW.PermuteVar32x16(table, x1);
-                c32 += Avx512BW.PermuteVar32x16(table, x2);
-                c33 += Avx512BW.PermuteVar32x16(table, x3);
-            }
-            Widen(totals, 0, c00, c01, c02, c03);
-            Widen(totals, 8, c10, c11, c12, c13);
-            Widen(totals, 16, c20, c21, c22, c23);
-            Widen(totals, 24, c30, c31, c32, c33);
-        }
-        for (int i = 0; i < 32; i++)
-            totals[i].Store(sums + i * 16);
-    }
-
-    /// <summary>Sign-extends four int16 accumulators (32 rows each) into totals[at..at+8].</summary>
+    /// <summary>Stores (or adds) one block's sums; inline vectors, since a call per 32 sums costs as much as a chunk's lookups.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Widen(Vector512<int>* totals, int at, Vector512<short> a, Vector512<short> b, Vector512<short> c, Vector512<short> d)
+    private static void Emit(int* from, int* to, int n, bool accumulate)
     {
-        totals[at] += Avx512F.ConvertToVector512Int32(a.GetLower());
-        totals[at + 1] += Avx512F.ConvertToVector512Int32(a.GetUpper());
-        totals[at + 2] += Avx512F.ConvertToVector512Int32(b.GetLower());
-        totals[at + 3] += Avx512F.ConvertToVector512Int32(b.GetUpper());
-        totals[at + 4] += Avx512F.ConvertToVector512Int32(c.GetLower());
-        totals[at + 5] += Avx512F.ConvertToVector512Int32(c.GetUpper());
-        totals[at + 6] += Avx512F.ConvertToVector512Int32(d.GetLower());
-        totals[at + 7] += Avx512F.ConvertToVector512Int32(d.GetUpper());
+        if (n == RowsPerBlock)
+        {
+            var lo = Vec.Load(from);
+            var hi = Vec.Load(from + 16);
+            if (accumulate)
+            {
+                lo += Vec.Load(to);
+                hi += Vec.Load(to + 16);
+            }
+            lo.Store(to);
+            hi.Store(to + 16);
+            return;
+        }
+        for (int i = 0; i < n; i++)
+            to[i] = accumulate ? to[i] + from[i] : from[i];
+    }
+
+    /// <summary>
+    /// 4 tokens × 4 blocks of 32 rows over <paramref name="pairs"/> pairs of groups;
+    /// sums[(s·4 + b)·32 + i] is row i of block b against token s.
+    /// </summary>
+    [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile(byte* i0, byte* i1, byte* i2, byte* i3, short* t0, short* t1, short* t2, short* t3, int pairs, int* sums)
+    {
+        var c00 = Vector512<short>.Zero;
+        var c01 = Vector512<short>.Zero;
+        var c02 = Vector512<short>.Zero;
+        var c03 = Vector512<short>.Zero;
+        var c10 = Vector512<short>.Zero;
+        var c11 = Vector512<short>.Zero;
+        var c12 = Vector512<short>.Zero;
+        var c13 = Vector512<short>.Zero;
+        var c20 = Vector512<short>.Zero;
+        var c21 = Vector512<short>.Zero;
+        var c22 = Vector512<short>.Zero;
+        var c23 = Vector512<short>.Zero;
+        var c30 = Vector512<short>.Zero;
+        var c31 = Vector512<short>.Zero;
+        var c32 = Vector512<short>.Zero;
+        var c33 = Vector512<short>.Zero;
+        for (int p = 0; p < pairs; p++)
+        {
+            long io = (long)p * PairBytes, to = (long)p * 2 * TableEntries;
+            // The even group: vpermw takes the low 5 bits of each word, the even byte.
+            var x0 = Vec.Load(i0 + io).AsInt16();
+            var x1 = Vec.Load(i1 + io).AsInt16();
+            var x2 = Vec.Load(i2 + io).AsInt16();
+            var x3 = Vec.Load(i3 + io).AsInt16();
+            var table = Vec.Load(t0 + to);
+            c00 += Avx512BW.PermuteVar32x16(table, x0);
+            c01 += Avx512BW.PermuteVar32x16(table, x1);
+            c02 += Avx512BW.PermuteVar32x16(table, x2);
+            c03 += Avx512BW.PermuteVar32x16(table, x3);
+            table = Vec.Load(t1 + to);
+            c10 += Avx512BW.PermuteVar32x16(table, x0);
+            c11 += Avx512BW.PermuteVar32x16(table, x1);
+            c12 += Avx512BW.PermuteVar32x16(table, x2);
+            c13 += Avx512BW.PermuteVar32x16(table, x3);
+            table = Vec.Load(t2 + to);
+            c20 += Avx512BW.PermuteVar32x16(table, x0);
+            c21 += Avx512BW.PermuteVar32x16(table, x1);
+            c22 += Avx512BW.PermuteVar32x16(table, x2);
+            c23 += Avx512BW.PermuteVar32x16(table, x3);
+            table = Vec.Load(t3 + to);
+            c30 += Avx512BW.PermuteVar32x16(table, x0);
+            c31 += Avx512BW.PermuteVar32x16(table, x1);
+            c32 += Avx512BW.PermuteVar32x16(table, x2);
+            c33 += Avx512BW.PermuteVar32x16(table, x3);
+            // The odd group: the odd byte, shifted down.
+            x0 = Vec.ShiftRightLogical(x0.AsUInt16(), 8).AsInt16();
+            x1 = Vec.ShiftRightLogical(x1.AsUInt16(), 8).AsInt16();
+            x2 = Vec.ShiftRightLogical(x2.AsUInt16(), 8).AsInt16();
+            x3 = Vec.ShiftRightLogical(x3.AsUInt16(), 8).AsInt16();
+            to += TableEntries;
+            table = Vec.Load(t0 + to);
+            c00 += Avx512BW.PermuteVar32x16(table, x0);
+            c01 += Avx512BW.PermuteVar32x16(table, x1);
+            c02 += Avx512BW.PermuteVar32x16(table, x2);
+            c03 += Avx512BW.PermuteVar32x16(table, x3);
+            table = Vec.Load(t1 + to);
+            c10 += Avx512BW.PermuteVar32x16(table, x0);
+            c11 += Avx512BW.PermuteVar32x16(table, x1);
+            c12 += Avx512BW.PermuteVar32x16(table, x2);
+            c13 += Avx512BW.PermuteVar32x16(table, x3);
+            table = Vec.Load(t2 + to);
+            c20 += Avx512BW.PermuteVar32x16(table, x0);
+            c21 += Avx512BW.PermuteVar32x16(table, x1);
+            c22 += Avx512BW.PermuteVar32x16(table, x2);
+            c23 += Avx512BW.PermuteVar32x16(table, x3);
+            table = Vec.Load(t3 + to);
+            c30 += Avx512BW.PermuteVar32x16(table, x0);
+            c31 += Avx512BW.PermuteVar32x16(table, x1);
+            c32 += Avx512BW.PermuteVar32x16(table, x2);
+            c33 += Avx512BW.PermuteVar32x16(table, x3);
+        }
+        Widen(sums, 0, c00, c01, c02, c03);
+        Widen(sums, 4, c10, c11, c12, c13);
+        Widen(sums, 8, c20, c21, c22, c23);
+        Widen(sums, 12, c30, c31, c32, c33);
+    }
+
+    /// <summary>Sign-extends four int16 accumulators (32 rows each) into sums[at·32 ..].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Widen(int* sums, int at, Vector512<short> a, Vector512<short> b, Vector512<short> c, Vector512<short> d)
+    {
+        int* s = sums + at * RowsPerBlock;
+        Avx512F.ConvertToVector512Int32(a.GetLower()).Store(s);
+        Avx512F.ConvertToVector512Int32(a.GetUpper()).Store(s + 16);
+        Avx512F.ConvertToVector512Int32(b.GetLower()).Store(s + 32);
+        Avx512F.ConvertToVector512Int32(b.GetUpper()).Store(s + 48);
+        Avx512F.ConvertToVector512Int32(c.GetLower()).Store(s + 64);
+        Avx512F.ConvertToVector512Int32(c.GetUpper()).Store(s + 80);
+        Avx512F.ConvertToVector512Int32(d.GetLower()).Store(s + 96);
+        Avx512F.ConvertToVector512Int32(d.GetUpper()).Store(s + 112);
     }
 }
