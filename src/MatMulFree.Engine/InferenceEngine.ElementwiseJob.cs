@@ -14,7 +14,7 @@ public sealed unsafe partial class InferenceEngine
     /// (a session decoded in a batch must produce exactly what it produces alone). The
     /// first computes a token's vector v up to a positive factor c₁ (c₁ = the block RMSNorm's
     /// rstd, or the g-norm's, which need the whole vector) and leaves Σ(raw)², Σv², max|v·γ| per
-    /// 64-channel block; the caller adds the blocks in order, so the sums do not depend on how
+    /// 256-channel block; the caller adds the blocks in order, so the sums do not depend on how
     /// the channels were split. Since c₁ and BitLinear's own rstd₂ factor out of the max,
     /// the second phase can quantize at once: q = round(v·c₁·rstd₂·γ·s_x). Two phases instead
     /// of four: each is a pool job, and at batch 1 a job's hand-off costs as much as its work.
@@ -22,14 +22,22 @@ public sealed unsafe partial class InferenceEngine
     /// </summary>
     private sealed class ElementwiseJob : IRangeJob
     {
-        /// <summary>Channels per partial-result slot (and the granularity of a channel split).</summary>
-        private const int Block = 64;
+        /// <summary>
+        /// Channels per partial-result slot (and the granularity of a channel split). 64 made a
+        /// batch-64 token's element-wise stages cost 0.42 ms of one thread's time, most of it in the
+        /// calls per block; 256 cost 0.30 (1,024 channels still split evenly over two threads).
+        /// </summary>
+        private const int Block = 256;
 
         // Channel ranges of every token: the first phase of each stage, then the shared second.
         private enum Phase { NormStats, MixerStats, GluStats, Quantize }
 
         private readonly InferenceEngine e;
         private readonly int _slots;
+        // Partial results are stored slot-major (slot b of row s at b·_rowsPerSlot + s): the threads
+        // walk the tokens in step, each writing its own slots, and row-major those were neighbouring
+        // words of one cache line.
+        private readonly int _rowsPerSlot;
         private readonly float[] _rawSquares, _squares, _max, _factor;
         private readonly int[] _qSum;
         private readonly float[][] _gains = new float[3][];
@@ -52,10 +60,11 @@ public sealed unsafe partial class InferenceEngine
             int longest = Math.Max(Math.Max(engine._d, engine._m), engine._l);
             _slots = (longest + Block - 1) / Block;
             int rows = engine.MaxRows;
-            _rawSquares = new float[rows * _slots];
-            _squares = new float[rows * _slots];
-            _max = new float[3 * rows * _slots];
-            _qSum = new int[3 * rows * _slots];
+            _rowsPerSlot = 3 * rows;
+            _rawSquares = new float[_rowsPerSlot * _slots];
+            _squares = new float[_rowsPerSlot * _slots];
+            _max = new float[_rowsPerSlot * _slots];
+            _qSum = new int[_rowsPerSlot * _slots];
             _factor = new float[rows];
         }
 
@@ -119,7 +128,7 @@ public sealed unsafe partial class InferenceEngine
                     int s = g * n + t;
                     float max = 0;
                     for (int b = 0; b < BlockCount; b++)
-                        max = MathF.Max(max, _max[s * _slots + b]);
+                        max = MathF.Max(max, _max[b * _rowsPerSlot + s]);
                     sx[s] = ActivationQuantizer.Scale(max * _factor[t]);
                 }
             }
@@ -128,7 +137,7 @@ public sealed unsafe partial class InferenceEngine
             {
                 int sum = 0;
                 for (int b = 0; b < BlockCount; b++)
-                    sum += _qSum[s * _slots + b];
+                    sum += _qSum[b * _rowsPerSlot + s];
                 sums[s] = sum;
                 new Span<sbyte>(q + (long)s * qStride + _length, qStride - _length).Clear();
             }
@@ -145,35 +154,35 @@ public sealed unsafe partial class InferenceEngine
         {
             float sum = 0;
             for (int b = 0; b < BlockCount; b++)
-                sum += slots[token * _slots + b];
+                sum += slots[b * _rowsPerSlot + token];
             return sum;
         }
 
         private void RunChannels(Phase phase)
         {
             _phase = phase;
-            // For a few tokens the work is a few µs: one chunk per thread, and no wake-up for a
-            // sleeping worker (the syscall would cost more). A batch of many tokens is milliseconds
-            // of work, which a sleeping worker must share (at batch 64 the caller alone took 15 %
-            // of a token's time here).
+            // One chunk per thread: the threads then work on separate channel ranges and separate
+            // partial-result slots. For a few tokens the work is a few µs and a sleeping worker is
+            // not woken (the syscall would cost more); a batch of many tokens is milliseconds of
+            // work, which it must share (at batch 64 the caller alone took 15 % of a token's time).
             bool large = (long)_n * _length >= KernelTuning.MinParallelElements;
-            e._pool.Run(this, _length, Block, chunksPerThread: large ? 4 : 1, wake: large);
+            e._pool.Run(this, _length, Block, chunksPerThread: 1, wake: large);
         }
 
         public void Execute(int start, int end)
         {
             for (int j0 = start; j0 < end; j0 += Block)
-                ExecuteBlock(j0, Math.Min(end, j0 + Block));
+                for (int t = 0; t < _n; t++)
+                    ExecuteBlock(t, j0, Math.Min(end, j0 + Block));
         }
 
-        private void ExecuteBlock(int j0, int j1)
+        private void ExecuteBlock(int t, int j0, int j1)
         {
             int width = j1 - j0, slot = j0 / Block, n = _n;
             bool simd = e.Simd;
-            for (int t = 0; t < n; t++)
             {
                 var v = new Span<float>(_vector + t * _vectorStride + j0, width);
-                int at = t * _slots + slot;
+                int at = slot * _rowsPerSlot + t;
                 switch (_phase)
                 {
                     case Phase.NormStats:
@@ -205,13 +214,13 @@ public sealed unsafe partial class InferenceEngine
                         {
                             int s = g * n + t;
                             var q = new Span<sbyte>(_q + (long)s * _qStride + j0, width);
-                            _qSum[s * _slots + slot] = ActivationQuantizer.QuantizeRange(v, _factor[t], _gains[g].AsSpan(j0, width), _sx[s], q, simd);
+                            _qSum[slot * _rowsPerSlot + s] = ActivationQuantizer.QuantizeRange(v, _factor[t], _gains[g].AsSpan(j0, width), _sx[s], q, simd);
                         }
-                        continue;
+                        return;
                 }
                 _squares[at] = ActivationQuantizer.SumSquares(v, simd);
                 for (int g = 0; g < _gainCount; g++)
-                    _max[(g * n + t) * _slots + slot] = ActivationQuantizer.MaxAbs(v, 1, _gains[g].AsSpan(j0, width), simd);
+                    _max[slot * _rowsPerSlot + g * n + t] = ActivationQuantizer.MaxAbs(v, 1, _gains[g].AsSpan(j0, width), simd);
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using MatMulFree.Engine.Kernels;
 
 namespace MatMulFree.Engine.Tests;
@@ -144,6 +145,27 @@ public sealed class ElementwiseKernelTests
             for (int j = 0; j < l; j++)
                 Assert.True(Math.Abs(a[j] - b[j]) <= 1e-5f * (1 + Math.Abs(a[j])), $"l={l} j={j}");
         }
+    }
+
+    [Fact]
+    public void MixerKernels_Exp_StaysWithinTwoUlpOfMathFExpAndSaturatesAtTheEnds()
+    {
+        // Every 1/64 from −87 to 88: the whole range the gates see before e^x leaves normal floats.
+        for (float x0 = -87f; x0 < 88f; x0 += 8 / 64f)
+        {
+            var x = Vector256.Create(x0, x0 + 1 / 64f, x0 + 2 / 64f, x0 + 3 / 64f, x0 + 4 / 64f, x0 + 5 / 64f, x0 + 6 / 64f, x0 + 7 / 64f);
+            var e = MixerKernels.Exp(x);
+            for (int k = 0; k < 8; k++)
+            {
+                float expected = MathF.Exp(x[k]);
+                Assert.True(Math.Abs(e[k] - expected) <= 2.5e-7f * expected, $"exp({x[k]}) = {e[k]}, MathF.Exp {expected}");
+            }
+        }
+        var ends = MixerKernels.Exp(Vector256.Create(-1000f, -88f, 89f, 1000f, 0f, 1f, -1f, 0.5f));
+        Assert.True(ends[0] > 0 && ends[0] < 1.3e-38f && ends[1] < 1.3e-38f, "below the range: tiny, positive");
+        Assert.True(float.IsFinite(ends[3]) && ends[3] > 2e38f && ends[2] == ends[3], "above the range: the largest finite value it reaches");
+        Assert.Equal(1f, ends[4]);
+        Assert.Equal(MathF.E, ends[5], 2.5e-7f * MathF.E);
     }
 
     [Fact]

