@@ -56,17 +56,31 @@ public static class ActivationQuantizer
         return squares;
     }
 
+    // Four accumulators: one would wait on the previous add every 8 floats (a 256-channel block is
+    // 32 dependent adds).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float SumSquaresVector256(ReadOnlySpan<float> x)
     {
         int n = x.Length, w = Vector256<float>.Count, full = n - n % w;
-        var sq = Vector256<float>.Zero;
-        for (int j = 0; j < full; j += w)
+        var (s0, s1, s2, s3) = (Vector256<float>.Zero, Vector256<float>.Zero, Vector256<float>.Zero, Vector256<float>.Zero);
+        int j = 0;
+        for (; j + 4 * w <= full; j += 4 * w)
+        {
+            var a = Vector256.Create(x.Slice(j, w));
+            var b = Vector256.Create(x.Slice(j + w, w));
+            var c = Vector256.Create(x.Slice(j + 2 * w, w));
+            var d = Vector256.Create(x.Slice(j + 3 * w, w));
+            s0 += a * a;
+            s1 += b * b;
+            s2 += c * c;
+            s3 += d * d;
+        }
+        for (; j < full; j += w)
         {
             var v = Vector256.Create(x.Slice(j, w));
-            sq += v * v;
+            s0 += v * v;
         }
-        return Vector256.Sum(sq) + SumSquaresScalar(x[full..]);
+        return Vector256.Sum((s0 + s1) + (s2 + s3)) + SumSquaresScalar(x[full..]);
     }
 
     /// <summary>max |x·rstd·γ| (order-free: split ranges combine exactly).</summary>
@@ -86,9 +100,16 @@ public static class ActivationQuantizer
     {
         int n = x.Length, w = Vector256<float>.Count, full = n - n % w;
         var vr = Vector256.Create(rstd);
-        var vmax = Vector256<float>.Zero;
-        for (int j = 0; j < full; j += w)
-            vmax = Vector256.Max(vmax, Vector256.Abs(Vector256.Create(x.Slice(j, w)) * vr * Vector256.Create(gamma.Slice(j, w))));
+        var (m0, m1) = (Vector256<float>.Zero, Vector256<float>.Zero);
+        int j = 0;
+        for (; j + 2 * w <= full; j += 2 * w)
+        {
+            m0 = Vector256.Max(m0, Vector256.Abs(Vector256.Create(x.Slice(j, w)) * vr * Vector256.Create(gamma.Slice(j, w))));
+            m1 = Vector256.Max(m1, Vector256.Abs(Vector256.Create(x.Slice(j + w, w)) * vr * Vector256.Create(gamma.Slice(j + w, w))));
+        }
+        for (; j < full; j += w)
+            m0 = Vector256.Max(m0, Vector256.Abs(Vector256.Create(x.Slice(j, w)) * vr * Vector256.Create(gamma.Slice(j, w))));
+        var vmax = Vector256.Max(m0, m1);
         float max = MaxAbsScalar(x[full..], rstd, gamma[full..]);
         for (int k = 0; k < w; k++)
             max = MathF.Max(max, vmax[k]);
