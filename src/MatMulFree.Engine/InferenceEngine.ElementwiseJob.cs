@@ -38,6 +38,9 @@ public sealed unsafe partial class InferenceEngine
         // walk the tokens in step, each writing its own slots, and row-major those were neighbouring
         // words of one cache line.
         private readonly int _rowsPerSlot;
+        // One pass of 512-bit vectors per phase where the machine has them: chosen by the machine
+        // alone, so a session computes the same whatever else is in the batch.
+        private readonly bool _fused;
         private readonly float[] _rawSquares, _squares, _max, _factor;
         private readonly int[] _qSum;
         private readonly float[][] _gains = new float[3][];
@@ -61,6 +64,7 @@ public sealed unsafe partial class InferenceEngine
             _slots = (longest + Block - 1) / Block;
             int rows = engine.MaxRows;
             _rowsPerSlot = 3 * rows;
+            _fused = engine.Simd && FusedBlockKernels.IsSupported;
             _rawSquares = new float[_rowsPerSlot * _slots];
             _squares = new float[_rowsPerSlot * _slots];
             _max = new float[_rowsPerSlot * _slots];
@@ -178,50 +182,100 @@ public sealed unsafe partial class InferenceEngine
 
         private void ExecuteBlock(int t, int j0, int j1)
         {
-            int width = j1 - j0, slot = j0 / Block, n = _n;
-            bool simd = e.Simd;
+            int width = j1 - j0, slotRow = j0 / Block * _rowsPerSlot;
+            var v = new Span<float>(_vector + t * _vectorStride + j0, width);
+            if (_phase == Phase.Quantize)
             {
-                var v = new Span<float>(_vector + t * _vectorStride + j0, width);
-                int at = slot * _rowsPerSlot + t;
-                switch (_phase)
-                {
-                    case Phase.NormStats:
-                    {
-                        var x = new ReadOnlySpan<float>(e._x + (long)t * e._d + j0, width);
-                        _rawSquares[at] = ActivationQuantizer.SumSquares(x, simd);
-                        MixerKernels.Scale(x, 1, _norm.AsSpan(j0, width), v, simd);
-                        break;
-                    }
-                    case Phase.MixerStats:
-                    {
-                        // Tokens sharing a state run in time order: each channel's h is its own chain.
-                        var layer = _layer!;
-                        long plane = (long)n * e._m;
-                        var h = e._rowStates[t].Layer(_layerIndex).Slice(j0, width);
-                        MixerKernels.Recurrence(
-                            new ReadOnlySpan<float>(e._ifg + (long)t * e._m + j0, width),
-                            new ReadOnlySpan<float>(e._ifg + plane + (long)t * e._m + j0, width),
-                            layer.LowerBound is { } lb ? lb.AsSpan(j0, width) : default, h, simd);
-                        _rawSquares[at] = ActivationQuantizer.SumSquares(v, simd);
-                        MixerKernels.GateOutput(v, 1, layer.GNorm.AsSpan(j0, width), h, simd);
-                        break;
-                    }
-                    case Phase.GluStats:
-                        MixerKernels.Glu(v, new ReadOnlySpan<float>(_vector + t * _vectorStride + e._l + j0, width), simd);
-                        break;
-                    case Phase.Quantize:
-                        for (int g = 0; g < _gainCount; g++)
-                        {
-                            int s = g * n + t;
-                            var q = new Span<sbyte>(_q + (long)s * _qStride + j0, width);
-                            _qSum[slot * _rowsPerSlot + s] = ActivationQuantizer.QuantizeRange(v, _factor[t], _gains[g].AsSpan(j0, width), _sx[s], q, simd);
-                        }
-                        return;
-                }
-                _squares[at] = ActivationQuantizer.SumSquares(v, simd);
                 for (int g = 0; g < _gainCount; g++)
-                    _max[slot * _rowsPerSlot + g * n + t] = ActivationQuantizer.MaxAbs(v, 1, _gains[g].AsSpan(j0, width), simd);
+                {
+                    int s = g * _n + t;
+                    var q = new Span<sbyte>(_q + (long)s * _qStride + j0, width);
+                    var gain = _gains[g].AsSpan(j0, width);
+                    _qSum[slotRow + s] = _fused
+                        ? FusedBlockKernels.Quantize(v, _factor[t], gain, _sx[s], q)
+                        : ActivationQuantizer.QuantizeRange(v, _factor[t], gain, _sx[s], q, e.Simd);
+                }
             }
+            else if (_fused)
+                FusedStats(t, j0, width, v, slotRow);
+            else
+                Stats(t, j0, width, v, slotRow);
+        }
+
+        /// <summary>
+        /// The statistics phases in one pass each (<see cref="FusedBlockKernels"/>). Token t's
+        /// partial results go to slotRow + t, its max|v·γ_g| to slotRow + g·n + t.
+        /// </summary>
+        private void FusedStats(int t, int j0, int width, Span<float> v, int slotRow)
+        {
+            int at = slotRow + t;
+            switch (_phase)
+            {
+                case Phase.NormStats:
+                {
+                    Span<float> max = stackalloc float[3];
+                    FusedBlockKernels.NormStats(new ReadOnlySpan<float>(e._x + (long)t * e._d + j0, width), _norm.AsSpan(j0, width), v,
+                        _gains[0].AsSpan(j0, width), _gainCount > 1 ? _gains[1].AsSpan(j0, width) : default,
+                        _gainCount > 2 ? _gains[2].AsSpan(j0, width) : default, _gainCount,
+                        out _rawSquares[at], out _squares[at], max);
+                    for (int g = 0; g < _gainCount; g++)
+                        _max[slotRow + g * _n + t] = max[g];
+                    break;
+                }
+                case Phase.MixerStats:
+                {
+                    var layer = _layer!;
+                    long plane = (long)_n * e._m;
+                    FusedBlockKernels.MixerStats(
+                        new ReadOnlySpan<float>(e._ifg + (long)t * e._m + j0, width),
+                        new ReadOnlySpan<float>(e._ifg + plane + (long)t * e._m + j0, width),
+                        layer.LowerBound is { } lb ? lb.AsSpan(j0, width) : default,
+                        e._rowStates[t].Layer(_layerIndex).Slice(j0, width), v, layer.GNorm.AsSpan(j0, width), _gains[0].AsSpan(j0, width),
+                        out _rawSquares[at], out _squares[at], out _max[at]);
+                    break;
+                }
+                case Phase.GluStats:
+                    FusedBlockKernels.GluStats(v, new ReadOnlySpan<float>(_vector + t * _vectorStride + e._l + j0, width), _gains[0].AsSpan(j0, width),
+                        out _squares[at], out _max[at]);
+                    break;
+            }
+        }
+
+        /// <summary>The statistics phases as separate passes of <see cref="MixerKernels"/> and <see cref="ActivationQuantizer"/> (no AVX-512, or no SIMD).</summary>
+        private void Stats(int t, int j0, int width, Span<float> v, int slotRow)
+        {
+            bool simd = e.Simd;
+            int at = slotRow + t;
+            switch (_phase)
+            {
+                case Phase.NormStats:
+                {
+                    var x = new ReadOnlySpan<float>(e._x + (long)t * e._d + j0, width);
+                    _rawSquares[at] = ActivationQuantizer.SumSquares(x, simd);
+                    MixerKernels.Scale(x, 1, _norm.AsSpan(j0, width), v, simd);
+                    break;
+                }
+                case Phase.MixerStats:
+                {
+                    // Tokens sharing a state run in time order: each channel's h is its own chain.
+                    var layer = _layer!;
+                    long plane = (long)_n * e._m;
+                    var h = e._rowStates[t].Layer(_layerIndex).Slice(j0, width);
+                    MixerKernels.Recurrence(
+                        new ReadOnlySpan<float>(e._ifg + (long)t * e._m + j0, width),
+                        new ReadOnlySpan<float>(e._ifg + plane + (long)t * e._m + j0, width),
+                        layer.LowerBound is { } lb ? lb.AsSpan(j0, width) : default, h, simd);
+                    _rawSquares[at] = ActivationQuantizer.SumSquares(v, simd);
+                    MixerKernels.GateOutput(v, 1, layer.GNorm.AsSpan(j0, width), h, simd);
+                    break;
+                }
+                case Phase.GluStats:
+                    MixerKernels.Glu(v, new ReadOnlySpan<float>(_vector + t * _vectorStride + e._l + j0, width), simd);
+                    break;
+            }
+            _squares[at] = ActivationQuantizer.SumSquares(v, simd);
+            for (int g = 0; g < _gainCount; g++)
+                _max[slotRow + g * _n + t] = ActivationQuantizer.MaxAbs(v, 1, _gains[g].AsSpan(j0, width), simd);
         }
     }
 }
