@@ -218,12 +218,18 @@ public static unsafe class LutTernaryKernel
                         byte* i1 = blocks > 1 ? i0 + blockBytes : i0;
                         byte* i2 = blocks > 2 ? i0 + 2 * blockBytes : i0;
                         byte* i3 = blocks > 3 ? i0 + 3 * blockBytes : i0;
-                        Tile(i0, i1, i2, i3, t0, t1, t2, t3, chunk, sums);
+                        if (count == TokenTile && r + BlockTile * RowsPerBlock <= Math.Min(panelEnd, rows))
+                        {
+                            // A whole tile: its sums go straight into dst.
+                            Tile(i0, i1, i2, i3, t0, t1, t2, t3, chunk, dst + (long)t * dstStride + r, dstStride, accumulate: p > 0);
+                            continue;
+                        }
+                        Tile(i0, i1, i2, i3, t0, t1, t2, t3, chunk, sums, BlockTile * RowsPerBlock, accumulate: false);
                         for (int s = 0; s < count; s++)
                             for (int b = 0; b < blocks; b++)
                             {
                                 int first = r + b * RowsPerBlock, n = Math.Min(RowsPerBlock, Math.Min(panelEnd, rows) - first);
-                                Emit(sums + (s * BlockTile + b) * RowsPerBlock, dst + (long)(t + s) * dstStride + first, n, accumulate: p > 0);
+                                Emit(sums + s * BlockTile * RowsPerBlock + b * RowsPerBlock, dst + (long)(t + s) * dstStride + first, n, accumulate: p > 0);
                             }
                     }
                 }
@@ -253,11 +259,12 @@ public static unsafe class LutTernaryKernel
     }
 
     /// <summary>
-    /// 4 tokens × 4 blocks of 32 rows over <paramref name="pairs"/> pairs of groups;
-    /// sums[(s·4 + b)·32 + i] is row i of block b against token s.
+    /// 4 tokens × 4 blocks of 32 rows over <paramref name="pairs"/> pairs of groups: row i of block b
+    /// against token s goes to (or, <paramref name="accumulate"/>, is added to) sums[s·stride + b·32 + i].
     /// </summary>
     [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile(byte* i0, byte* i1, byte* i2, byte* i3, short* t0, short* t1, short* t2, short* t3, int pairs, int* sums)
+    private static void Tile(byte* i0, byte* i1, byte* i2, byte* i3, short* t0, short* t1, short* t2, short* t3, int pairs,
+        int* sums, long stride, bool accumulate)
     {
         var c00 = Vector512<short>.Zero;
         var c01 = Vector512<short>.Zero;
@@ -330,24 +337,33 @@ public static unsafe class LutTernaryKernel
             c32 += Avx512BW.PermuteVar32x16(table, x2);
             c33 += Avx512BW.PermuteVar32x16(table, x3);
         }
-        Widen(sums, 0, c00, c01, c02, c03);
-        Widen(sums, 4, c10, c11, c12, c13);
-        Widen(sums, 8, c20, c21, c22, c23);
-        Widen(sums, 12, c30, c31, c32, c33);
+        Widen(sums, accumulate, c00, c01, c02, c03);
+        Widen(sums + stride, accumulate, c10, c11, c12, c13);
+        Widen(sums + 2 * stride, accumulate, c20, c21, c22, c23);
+        Widen(sums + 3 * stride, accumulate, c30, c31, c32, c33);
     }
 
-    /// <summary>Sign-extends four int16 accumulators (32 rows each) into sums[at·32 ..].</summary>
+    /// <summary>Sign-extends one token's four int16 accumulators (4 blocks of 32 rows) into, or onto, sums[0..128).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Widen(int* sums, int at, Vector512<short> a, Vector512<short> b, Vector512<short> c, Vector512<short> d)
+    private static void Widen(int* sums, bool accumulate, Vector512<short> a, Vector512<short> b, Vector512<short> c, Vector512<short> d)
     {
-        int* s = sums + at * RowsPerBlock;
-        Avx512F.ConvertToVector512Int32(a.GetLower()).Store(s);
-        Avx512F.ConvertToVector512Int32(a.GetUpper()).Store(s + 16);
-        Avx512F.ConvertToVector512Int32(b.GetLower()).Store(s + 32);
-        Avx512F.ConvertToVector512Int32(b.GetUpper()).Store(s + 48);
-        Avx512F.ConvertToVector512Int32(c.GetLower()).Store(s + 64);
-        Avx512F.ConvertToVector512Int32(c.GetUpper()).Store(s + 80);
-        Avx512F.ConvertToVector512Int32(d.GetLower()).Store(s + 96);
-        Avx512F.ConvertToVector512Int32(d.GetUpper()).Store(s + 112);
+        Widen(sums, accumulate, a);
+        Widen(sums + RowsPerBlock, accumulate, b);
+        Widen(sums + 2 * RowsPerBlock, accumulate, c);
+        Widen(sums + 3 * RowsPerBlock, accumulate, d);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Widen(int* sums, bool accumulate, Vector512<short> block)
+    {
+        var lo = Avx512F.ConvertToVector512Int32(block.GetLower());
+        var hi = Avx512F.ConvertToVector512Int32(block.GetUpper());
+        if (accumulate)
+        {
+            lo += Vec.Load(sums);
+            hi += Vec.Load(sums + 16);
+        }
+        lo.Store(sums);
+        hi.Store(sums + 16);
     }
 }
