@@ -165,12 +165,15 @@ public sealed unsafe partial class InferenceEngine
         private void RunChannels(Phase phase)
         {
             _phase = phase;
-            // One chunk per thread: the threads then work on separate channel ranges and separate
-            // partial-result slots. For a few tokens the work is a few µs and a sleeping worker is
-            // not woken (the syscall would cost more); a batch of many tokens is milliseconds of
-            // work, which it must share (at batch 64 the caller alone took 15 % of a token's time).
-            bool large = (long)_n * _length >= KernelTuning.MinParallelElements;
-            e._pool.Run(this, _length, Block, chunksPerThread: 1, wake: large);
+            // A token or a few: the fused passes take well under a µs, less than handing half to the
+            // worker and waiting for it, so the caller runs them alone (the worker spins on between
+            // the products). Many tokens are milliseconds of work, which a sleeping worker is woken to
+            // share (at batch 64 the caller alone took 15 % of a token's time): one chunk per
+            // thread, so the threads work on separate channel ranges and partial-result slots.
+            if ((long)_n * _length < KernelTuning.MinParallelElements)
+                Execute(0, _length);
+            else
+                e._pool.Run(this, _length, Block, chunksPerThread: 1);
         }
 
         public void Execute(int start, int end)
