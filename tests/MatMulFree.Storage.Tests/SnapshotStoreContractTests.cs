@@ -201,6 +201,38 @@ public abstract class SnapshotStoreContractTests : IDisposable
     }
 
     [Fact]
+    public async Task ModelStore_PushAsync_FolderOfSymbolicLinks_UploadsTheFilesTheyPointTo()
+    {
+        // A Hugging Face cache snapshot: every file a link into a folder of blobs.
+        var blobs = Directory.CreateDirectory(Scratch("blobs"));
+        var folder = Directory.CreateDirectory(Scratch("snapshot"));
+        byte[] weights = TestBytes.Random(3 << 20, 11);
+        await File.WriteAllBytesAsync(Path.Combine(blobs.FullName, "a1b2"), weights);
+        await File.WriteAllTextAsync(Path.Combine(blobs.FullName, "c3d4"), "{\"model_type\":\"hgrn_bit\"}");
+        File.CreateSymbolicLink(Path.Combine(folder.FullName, "model.safetensors"), Path.Combine("..", "blobs", "a1b2"));
+        File.CreateSymbolicLink(Path.Combine(folder.FullName, "config.json"), Path.Combine(blobs.FullName, "c3d4"));
+        var models = new ModelStore(CreateStore());
+
+        var pushed = await models.PushAsync("linked", folder.FullName);
+        await models.PullAsync("linked", pushed.Version, Scratch("pulled"));
+
+        Assert.Equal(weights, await File.ReadAllBytesAsync(Path.Combine(Scratch("pulled"), "model.safetensors")));
+        Assert.Equal("{\"model_type\":\"hgrn_bit\"}", await File.ReadAllTextAsync(Path.Combine(Scratch("pulled"), "config.json")));
+        Assert.Null(new FileInfo(Path.Combine(Scratch("pulled"), "model.safetensors")).LinkTarget); // pulled as a file, not a link
+    }
+
+    [Fact]
+    public async Task ModelStore_PushAsync_BrokenSymbolicLink_ThrowsNamingIt()
+    {
+        var folder = Directory.CreateDirectory(Scratch("broken"));
+        File.CreateSymbolicLink(Path.Combine(folder.FullName, "model.safetensors"), Path.Combine(folder.FullName, "gone"));
+        var models = new ModelStore(CreateStore());
+
+        var e = await Assert.ThrowsAsync<StoreException>(() => models.PushAsync("broken", folder.FullName));
+        Assert.Contains("model.safetensors' is a link to", e.Message);
+    }
+
+    [Fact]
     public async Task ModelStore_PushAsync_ConcurrentWithoutVersion_EachGetsItsOwnWholeVersion()
     {
         var folder = Directory.CreateTempSubdirectory("mmf-push-");

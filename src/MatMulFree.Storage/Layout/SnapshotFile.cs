@@ -16,8 +16,22 @@ public sealed record SnapshotFile(string Path, long Length, Func<Stream> Open)
             .ToList();
     }
 
-    public static SnapshotFile FromFile(string path, string localFile) =>
-        new(path, new FileInfo(localFile).Length, () => new FileStream(localFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan));
+    /// <summary>
+    /// One local file. A symbolic link counts as the file it points to (Hugging Face cache folders
+    /// are links into a blob folder): a link's own length is that of its target's path.
+    /// </summary>
+    public static SnapshotFile FromFile(string path, string localFile)
+    {
+        var info = new FileInfo(localFile);
+        if (info.LinkTarget is not null)
+        {
+            var target = info.ResolveLinkTarget(returnFinalTarget: true);
+            if (target is not FileInfo { Exists: true } file)
+                throw new StoreException($"'{localFile}' is a link to '{info.LinkTarget}', which is not a file");
+            info = file;
+        }
+        return new(path, info.Length, () => new FileStream(localFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan));
+    }
 
     public static SnapshotFile FromBytes(string path, byte[] bytes) => new(path, bytes.Length, () => new MemoryStream(bytes, writable: false));
 }
