@@ -25,8 +25,11 @@ public sealed class ServedModel(string name, string source, ModelConfig config, 
             var shape = ModelConfig.Preset(preset);
             return new ServedModel($"random-{preset}", source, shape, new ByteTokenizer(shape.VocabSize, shape.BosTokenId, shape.EosTokenId), ServingConverter.Random(shape, seed: 1));
         }
-        string folder = Directory.Exists(source) ? source : Pull(source, cacheRoot, notice);
-        string name = Directory.Exists(source) ? new DirectoryInfo(source).Name : StoreModelName(source);
+        // A local folder store's …/models/NAME is a folder too, but holds versions, not a model.
+        bool modelFolder = Directory.Exists(source)
+            && (File.Exists(Path.Combine(source, ModelFolder.ConfigFileName)) || File.Exists(Path.Combine(source, ServingFile.FileName)));
+        string folder = modelFolder ? source : Pull(source, cacheRoot, notice);
+        string name = modelFolder ? new DirectoryInfo(source).Name : StoreModelName(source);
         string serving = Path.Combine(folder, ServingFile.FileName);
         if (File.Exists(serving))
         {
@@ -42,7 +45,9 @@ public sealed class ServedModel(string name, string source, ModelConfig config, 
         var location = StoreLocation.Parse(source);
         var parts = location.Path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length is < 2 or > 3 || parts[0] != StoreLayout.Models)
-            throw new MatMulFreeException($"--model {source}: not a folder, and not a store URI of the form …/models/NAME[/VERSION]");
+            throw new MatMulFreeException(Directory.Exists(source)
+                ? $"--model {source}: the folder has no {ModelFolder.ConfigFileName} or {ServingFile.FileName}, and is not a store's …/models/NAME[/VERSION]"
+                : $"--model {source}: not a folder, and not a store URI of the form …/models/NAME[/VERSION]");
         var store = new ModelStore(location.Open());
         var version = store.ResolveAsync(parts[1], parts.Length == 3 ? parts[2] : null).GetAwaiter().GetResult();
         string destination = Path.Combine(cacheRoot, parts[1], version.Version);
