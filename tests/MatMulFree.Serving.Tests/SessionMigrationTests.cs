@@ -1,0 +1,71 @@
+using MatMulFree.Engine;
+using MatMulFree.Grains.Serving;
+using MatMulFree.Silo;
+using Orleans.Core.Internal;
+using Orleans.Runtime;
+using Orleans.Runtime.Placement;
+
+namespace MatMulFree.Serving.Tests;
+
+/// <summary>A session moved live to another silo (Orleans grain migration) carries on as if it had stayed.</summary>
+public sealed class SessionMigrationTests : IAsyncLifetime
+{
+    private static readonly SamplingSettings Sampled = new(Temperature: 0.8f, TopK: 30, TopP: 0.9f, Seed: 21);
+
+    private ServingCluster _cluster = null!;
+    private InferenceEngine _engine = null!;
+    private ServedModel _model = null!;
+
+    public async Task InitializeAsync()
+    {
+        _cluster = await ServingCluster.StartAsync(TestModels.TinySettings(), silos: 2);
+        _engine = TestModels.TinyEngine(out _model);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cluster.DisposeAsync();
+        _engine.Dispose();
+        _model.Dispose();
+    }
+
+    [Fact]
+    public async Task SessionGrain_MigratedBetweenTurns_MovesSiloAndContinuesLikeTheEngineRunAlone()
+    {
+        (int[], int)[] turns = [([1, 77, 97, 116], 10), ([32, 102], 8), ([10, 65], 6)];
+        var session = await _cluster.CreateSessionAsync("s-migrate", Sampled);
+        var management = _cluster.Grains.GetGrain<IManagementGrain>(0);
+        var served = new List<int[]>();
+        var hosts = new List<SiloAddress>();
+        foreach (var (message, max) in turns)
+        {
+            served.Add(await ServingCluster.TurnAsync(session, message, max));
+            var host = await HostOf(management, session);
+            hosts.Add(host);
+            // Move it to the other silo before the next turn.
+            var target = _cluster.Cluster.Silos.Select(s => s.SiloAddress).First(a => !a.Equals(host));
+            RequestContext.Set(IPlacementDirector.PlacementHintKey, target);
+            await session.Cast<IGrainManagementExtension>().MigrateOnIdle();
+            RequestContext.Clear();
+        }
+
+        Assert.Equal(3, (await session.GetAsync())!.Turns);
+        Assert.NotEqual(hosts[0], hosts[1]);
+        Assert.NotEqual(hosts[1], hosts[2]);
+        Assert.Equal(TestModels.RunAlone(_engine, Sampled, turns), served);
+    }
+
+    private static async Task<SiloAddress> HostOf(IManagementGrain management, ISessionGrain session)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            // Migration completes after the call that requested it returns: wait for the directory to say where.
+            if (await management.GetActivationAddress(session) is { } address)
+                return address;
+            if (clock.Elapsed > TimeSpan.FromSeconds(10))
+                throw new TimeoutException("the session's activation was not found");
+            await Task.Delay(50);
+        }
+    }
+}
