@@ -99,17 +99,20 @@ public sealed class InferenceEngineThreadingTests
     }
 
     [Fact]
-    public void WorkerPool_Run_CoversEveryIndexOnceWithOrWithoutWakingWorkers()
+    public void WorkerPool_Run_CoversEveryIndexOnce()
     {
         using var pool = new WorkerPool(2);
-        foreach (bool wake in new[] { true, false, true })
+        for (int round = 0; round < 3; round++)
+        {
             foreach (int count in new[] { 1, 63, 64, 65, 1000 })
             {
                 var job = new CountingJob(count);
-                pool.Run(job, count, granularity: 64, chunksPerThread: 1, wake: wake);
-                pool.Run(job, count, granularity: 4, wake: wake);
+                pool.Run(job, count, granularity: 64, chunksPerThread: 1);
+                pool.Run(job, count, granularity: 4);
                 Assert.All(job.Hits, h => Assert.Equal(2, h));
             }
+            Thread.Sleep(5); // the worker falls asleep between rounds and is woken by the next job
+        }
     }
 
     [Fact]
@@ -124,8 +127,8 @@ public sealed class InferenceEngineThreadingTests
         {
             for (int i = 0; i < 20_000; i++)
             {
-                pool.Run(small, 128, granularity: 64, chunksPerThread: 1, wake: i % 3 == 0);
-                pool.Run(large, 1024, granularity: 4, wake: i % 5 == 0);
+                pool.Run(small, 128, granularity: 64, chunksPerThread: 1);
+                pool.Run(large, 1024, granularity: 4);
             }
         });
         Assert.True(await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60))) == run, "the pool stopped making progress");

@@ -146,8 +146,9 @@ public static class ActivationQuantizer
         int j = 0;
         for (; j + 2 * w <= n; j += 2 * w)
         {
-            var a = Vector256.ConvertToInt32(Vector256.Clamp(Vector256.Round(Vector256.Create(x.Slice(j, w)) * vr * Vector256.Create(gamma.Slice(j, w)) * vs), lo, hi));
-            var b = Vector256.ConvertToInt32(Vector256.Clamp(Vector256.Round(Vector256.Create(x.Slice(j + w, w)) * vr * Vector256.Create(gamma.Slice(j + w, w)) * vs), lo, hi));
+            // Clamped, then rounded and converted in one instruction (the same integers as rounding first).
+            var a = MixerKernels.RoundToInt32(Vector256.Min(Vector256.Max(Vector256.Create(x.Slice(j, w)) * vr * Vector256.Create(gamma.Slice(j, w)) * vs, lo), hi));
+            var b = MixerKernels.RoundToInt32(Vector256.Min(Vector256.Max(Vector256.Create(x.Slice(j + w, w)) * vr * Vector256.Create(gamma.Slice(j + w, w)) * vs, lo), hi));
             isum += a + b;
             var shorts = Vector256.Narrow(a, b);
             var bytes = Vector256.Narrow(shorts, Vector256<short>.Zero);

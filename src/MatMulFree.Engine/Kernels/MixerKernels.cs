@@ -188,6 +188,11 @@ public static class MixerKernels
 
     /// <summary>The nearest integers, ties to even (as <see cref="MathF.Round(float)"/>), as int32 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<int> RoundToInt32(Vector256<float> x) =>
+        Avx.IsSupported ? Avx.ConvertToVector256Int32(x) : Vector256.ConvertToInt32(Vector256.Round(x));
+
+    /// <summary>The nearest integers, ties to even (as <see cref="MathF.Round(float)"/>), as int32 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<int> RoundToInt32(Vector512<float> x) =>
         Avx512F.IsSupported ? Avx512F.ConvertToVector512Int32(x) : Vector512.ConvertToInt32(Vector512.Round(x));
 }

@@ -25,8 +25,8 @@ namespace MatMulFree.Engine.Threading;
 /// core for a whole time slice. (The previous pool spun 500 × <c>Thread.SpinWait(20)</c>, which
 /// measured 250 µs here rather than the 20–40 µs intended, and its caller spun without bound: on
 /// the shared cores a batch-1 token cost twice the CPU time with two threads as with one.)
-/// Small jobs do not wake a sleeping worker (<c>wake: false</c>): the syscall would cost more
-/// than the worker saves. One job at a time.
+/// Work too small to share is not given to the pool at all (the engine runs it on the caller).
+/// One job at a time.
 /// </para>
 /// </summary>
 public sealed class WorkerPool : IDisposable
@@ -66,9 +66,8 @@ public sealed class WorkerPool : IDisposable
     /// <summary>
     /// Runs <paramref name="job"/> over [0, count); chunk bounds are multiples of <paramref name="granularity"/>.
     /// <paramref name="chunksPerThread"/>: more chunks balance a late worker better, fewer cost fewer claims.
-    /// <paramref name="wake"/>: false leaves sleeping workers asleep (the caller then runs the chunks they would have).
     /// </summary>
-    public void Run(IRangeJob job, int count, int granularity = 1, int chunksPerThread = ChunksPerThread, bool wake = true)
+    public void Run(IRangeJob job, int count, int granularity = 1, int chunksPerThread = ChunksPerThread)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (count <= 0)
@@ -88,7 +87,7 @@ public sealed class WorkerPool : IDisposable
         _finished.Reset();
         long generation = (Volatile.Read(ref _cursor) >> 32) + 1;
         Interlocked.Exchange(ref _cursor, generation << 32 | (long)chunks << ChunkBits);
-        if (wake && Volatile.Read(ref _sleepers) > 0)
+        if (Volatile.Read(ref _sleepers) > 0)
             lock (_gate)
                 Monitor.PulseAll(_gate);
 
