@@ -14,9 +14,9 @@ dotnet build MatMulFree.Cluster.sln -c Release --nologo -v quiet -clp:ErrorsOnly
 # One test assembly at a time (-m:1): the multi-process failover tests start three silo processes
 # each and must not share the two cores with six other assemblies.
 dotnet test MatMulFree.Cluster.sln -c Release --no-build --nologo -m:1 "$@"
-# The engine again as a machine without AVX-512, then without AVX2, would run it: the fallback
-# kernels and element-wise paths, goldens included (a few seconds each).
-for isa in AVX512F AVX2; do
+# The engine again as a machine without AVX-512, without AVX2, and without any SIMD would run it:
+# the fallback kernels and element-wise paths, goldens included (a few seconds each).
+for isa in AVX512F AVX2 HWIntrinsic; do
   echo "test.sh: engine tests with $isa disabled" >&2
   env "DOTNET_Enable$isa=0" dotnet test tests/MatMulFree.Engine.Tests -c Release --no-build --nologo "$@"
 done
