@@ -22,9 +22,10 @@ namespace MatMulFree.Engine.Kernels;
 /// <para>
 /// A pass takes 4 tokens × 128 rows over <see cref="ChunkPairs"/> pairs of groups: each table
 /// vector is loaded once for 4 lookups, each index vector once for 4 tokens (16 accumulators,
-/// 8 indices, 1 table). The columns are cut into chunks so that every token's tables for one chunk
-/// stay in L2 while all the rows go by (64 tokens × 84 groups × 64 bytes = 344 KiB); whole tables
-/// were 1.4–3.8 MB at batch 64, and streamed from L3 for every 128 rows.
+/// 8 indices, 1 table). The columns are cut into chunks and the rows into panels of
+/// <see cref="PanelRows"/>, so that one chunk of every token's tables (32 tokens a thread at batch
+/// 64: 172 KiB) and one panel's int32 sums (128 KiB) stay in L2 while the rows go by; whole
+/// tables, 1.4–3.8 MB at batch 64, used to stream from L3 for every 128 rows.
 /// </para>
 /// <para>
 /// Bounds: |Σ tᵢ·aᵢ| ≤ 3·128 = 384 per group, so an int16 accumulator takes 85 groups; a chunk is
@@ -237,7 +238,7 @@ public static unsafe class LutTernaryKernel
         }
     }
 
-    /// <summary>Stores (or adds) one block's sums; inline vectors, since a call per 32 sums costs as much as a chunk's lookups.</summary>
+    /// <summary>Stores (or adds) one block's sums of a partial tile, in inline vectors (a memmove call per 32 sums showed in the profile).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Emit(int* from, int* to, int n, bool accumulate)
     {
