@@ -1,6 +1,4 @@
-using MatMulFree.Engine;
 using MatMulFree.Grains.Serving;
-using MatMulFree.Silo;
 using Orleans.Core.Internal;
 using Orleans.Runtime;
 using Orleans.Runtime.Placement;
@@ -8,33 +6,16 @@ using Orleans.Runtime.Placement;
 namespace MatMulFree.Serving.Tests;
 
 /// <summary>A session moved live to another silo (Orleans grain migration) carries on as if it had stayed.</summary>
-public sealed class SessionMigrationTests : IAsyncLifetime
+public sealed class SessionMigrationTests() : TinyClusterTest(silos: 2)
 {
     private static readonly SamplingSettings Sampled = new(Temperature: 0.8f, TopK: 30, TopP: 0.9f, Seed: 21);
-
-    private ServingCluster _cluster = null!;
-    private InferenceEngine _engine = null!;
-    private ServedModel _model = null!;
-
-    public async Task InitializeAsync()
-    {
-        _cluster = await ServingCluster.StartAsync(TestModels.TinySettings(), silos: 2);
-        _engine = TestModels.TinyEngine(out _model);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _cluster.DisposeAsync();
-        _engine.Dispose();
-        _model.Dispose();
-    }
 
     [Fact]
     public async Task SessionGrain_MigratedBetweenTurns_MovesSiloAndContinuesLikeTheEngineRunAlone()
     {
         (int[], int)[] turns = [([1, 77, 97, 116], 10), ([32, 102], 8), ([10, 65], 6)];
-        var session = await _cluster.CreateSessionAsync("s-migrate", Sampled);
-        var management = _cluster.Grains.GetGrain<IManagementGrain>(0);
+        var session = await Cluster.CreateSessionAsync("s-migrate", Sampled);
+        var management = Cluster.Grains.GetGrain<IManagementGrain>(0);
         var served = new List<int[]>();
         var hosts = new List<SiloAddress>();
         foreach (var (message, max) in turns)
@@ -43,7 +24,7 @@ public sealed class SessionMigrationTests : IAsyncLifetime
             var host = await HostOf(management, session);
             hosts.Add(host);
             // Move it to the other silo before the next turn.
-            var target = _cluster.Cluster.Silos.Select(s => s.SiloAddress).First(a => !a.Equals(host));
+            var target = Cluster.Cluster.Silos.Select(s => s.SiloAddress).First(a => !a.Equals(host));
             RequestContext.Set(IPlacementDirector.PlacementHintKey, target);
             await session.Cast<IGrainManagementExtension>().MigrateOnIdle();
             RequestContext.Clear();
@@ -52,7 +33,7 @@ public sealed class SessionMigrationTests : IAsyncLifetime
         Assert.Equal(3, (await session.GetAsync())!.Turns);
         Assert.NotEqual(hosts[0], hosts[1]);
         Assert.NotEqual(hosts[1], hosts[2]);
-        Assert.Equal(TestModels.RunAlone(_engine, Sampled, turns), served);
+        Assert.Equal(TestModels.RunAlone(Engine, Sampled, turns), served);
     }
 
     private static async Task<SiloAddress> HostOf(IManagementGrain management, ISessionGrain session)
