@@ -283,41 +283,31 @@ public static unsafe class LutTernaryKernel
         var c31 = Vector512<short>.Zero;
         var c32 = Vector512<short>.Zero;
         var c33 = Vector512<short>.Zero;
-        for (int p = 0; p < pairs; p++)
+        var x0 = Vector512<short>.Zero;
+        var x1 = Vector512<short>.Zero;
+        var x2 = Vector512<short>.Zero;
+        var x3 = Vector512<short>.Zero;
+        for (int g = 0; g < 2 * pairs; g++)
         {
-            long io = (long)p * PairBytes, to = (long)p * 2 * TableEntries;
-            // The even group: vpermw takes the low 5 bits of each word, the even byte.
-            var x0 = Vec.Load(i0 + io).AsInt16();
-            var x1 = Vec.Load(i1 + io).AsInt16();
-            var x2 = Vec.Load(i2 + io).AsInt16();
-            var x3 = Vec.Load(i3 + io).AsInt16();
+            if ((g & 1) == 0)
+            {
+                // The even group of a pair: vpermw takes the low 5 bits of each word, the even byte.
+                long io = (long)(g >> 1) * PairBytes;
+                x0 = Vec.Load(i0 + io).AsInt16();
+                x1 = Vec.Load(i1 + io).AsInt16();
+                x2 = Vec.Load(i2 + io).AsInt16();
+                x3 = Vec.Load(i3 + io).AsInt16();
+            }
+            else
+            {
+                // The odd group: the odd byte, shifted down.
+                x0 = Vec.ShiftRightLogical(x0.AsUInt16(), 8).AsInt16();
+                x1 = Vec.ShiftRightLogical(x1.AsUInt16(), 8).AsInt16();
+                x2 = Vec.ShiftRightLogical(x2.AsUInt16(), 8).AsInt16();
+                x3 = Vec.ShiftRightLogical(x3.AsUInt16(), 8).AsInt16();
+            }
+            long to = (long)g * TableEntries;
             var table = Vec.Load(t0 + to);
-            c00 += Avx512BW.PermuteVar32x16(table, x0);
-            c01 += Avx512BW.PermuteVar32x16(table, x1);
-            c02 += Avx512BW.PermuteVar32x16(table, x2);
-            c03 += Avx512BW.PermuteVar32x16(table, x3);
-            table = Vec.Load(t1 + to);
-            c10 += Avx512BW.PermuteVar32x16(table, x0);
-            c11 += Avx512BW.PermuteVar32x16(table, x1);
-            c12 += Avx512BW.PermuteVar32x16(table, x2);
-            c13 += Avx512BW.PermuteVar32x16(table, x3);
-            table = Vec.Load(t2 + to);
-            c20 += Avx512BW.PermuteVar32x16(table, x0);
-            c21 += Avx512BW.PermuteVar32x16(table, x1);
-            c22 += Avx512BW.PermuteVar32x16(table, x2);
-            c23 += Avx512BW.PermuteVar32x16(table, x3);
-            table = Vec.Load(t3 + to);
-            c30 += Avx512BW.PermuteVar32x16(table, x0);
-            c31 += Avx512BW.PermuteVar32x16(table, x1);
-            c32 += Avx512BW.PermuteVar32x16(table, x2);
-            c33 += Avx512BW.PermuteVar32x16(table, x3);
-            // The odd group: the odd byte, shifted down.
-            x0 = Vec.ShiftRightLogical(x0.AsUInt16(), 8).AsInt16();
-            x1 = Vec.ShiftRightLogical(x1.AsUInt16(), 8).AsInt16();
-            x2 = Vec.ShiftRightLogical(x2.AsUInt16(), 8).AsInt16();
-            x3 = Vec.ShiftRightLogical(x3.AsUInt16(), 8).AsInt16();
-            to += TableEntries;
-            table = Vec.Load(t0 + to);
             c00 += Avx512BW.PermuteVar32x16(table, x0);
             c01 += Avx512BW.PermuteVar32x16(table, x1);
             c02 += Avx512BW.PermuteVar32x16(table, x2);
