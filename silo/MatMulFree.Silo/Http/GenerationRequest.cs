@@ -4,7 +4,7 @@ using MatMulFree.Grains.Serving;
 namespace MatMulFree.Silo.Http;
 
 /// <summary>The body fields of /v1/completions, /v1/chat/completions and session messages (each uses those it needs).</summary>
-public sealed record GenerationRequest
+public sealed partial record GenerationRequest
 {
     public string? Model { get; init; }
     public JsonElement Prompt { get; init; }
@@ -25,9 +25,14 @@ public sealed record GenerationRequest
     {
         var sampling = new SamplingSettings(Temperature ?? 1f, TopK ?? 0, TopP ?? 1f, Seed ?? 0);
         try { sampling.ForTurn(0, 0); }
-        catch (Engine.EngineException e) { throw new ServingRequestException(e.Message.Replace("--", "").Replace('-', '_')); }
+        // The engine names its CLI flags (--top-k); the body field is top_k. Only the flag is renamed: a
+        // blanket '-' to '_' also turned the value's minus sign into one ("got _1").
+        catch (Engine.EngineException e) { throw new ServingRequestException(CliFlag().Replace(e.Message, m => m.Groups[1].Value.Replace('-', '_'))); }
         return sampling;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"--([a-z]+(?:-[a-z]+)*)")]
+    private static partial System.Text.RegularExpressions.Regex CliFlag();
 
     public int MaxTokensOr(int fallback, SiloSettings settings)
     {
