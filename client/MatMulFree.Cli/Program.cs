@@ -1,3 +1,4 @@
+using System.Reflection;
 using MatMulFree.Cli;
 using MatMulFree.Cli.Commands;
 using Spectre.Console.Cli;
@@ -6,7 +7,9 @@ var app = new CommandApp();
 app.Configure(config =>
 {
     config.SetApplicationName("mmf");
-    config.SetExceptionHandler(CliErrors.Report);
+    config.SetApplicationVersion(typeof(CliErrors).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown");
+    config.SetExceptionHandler((exception, resolver) => CliErrors.Report(exception, resolver, args));
+    config.Settings.Registrar.RegisterInstance<ICommandInterceptor>(new UnknownFlagInterceptor());
 
     config.AddCommand<ScoreCommand>("score")
         .WithDescription("Mean next-token loss and perplexity of a model on data.");
