@@ -1,8 +1,10 @@
 using System.Reflection;
 using MatMulFree.Cli;
 using MatMulFree.Cli.Commands;
+using Spectre.Console;
 using Spectre.Console.Cli;
 
+ConsoleWidth.Apply(AnsiConsole.Profile);
 var app = new CommandApp();
 app.Configure(config =>
 {
