@@ -29,7 +29,11 @@ app.Configure(config =>
     config.AddCommand<GenerateCommand>("generate").WithDescription("Generate text with the CPU engine, streamed.");
 
     config.AddCommand<TrainCommand>("train").WithDescription("Data-parallel training on Orleans: embedded silos or a running cluster.");
-    config.AddBranch("data", data => data.AddCommand<DataPrepareCommand>("prepare").WithDescription("Text, folders or JSONL into token shards in a store."));
+    config.AddBranch("data", data =>
+    {
+        data.SetDescription("Training data sets: text, folders or JSONL made into token shards.");
+        data.AddCommand<DataPrepareCommand>("prepare").WithDescription("Text, folders or JSONL into token shards in a store.");
+    });
     config.AddBranch("runs", runs =>
     {
         runs.SetDescription("Training runs: their checkpoints, status and loss curves.");
