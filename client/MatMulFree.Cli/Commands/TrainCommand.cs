@@ -145,7 +145,9 @@ public sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         if (!settings.Json && final.Steps.Length > 0)
         {
             var last = final.Steps[^1];
-            AnsiConsole.MarkupLineInterpolated($"done: step {last.Step}, loss {last.Loss:F4}, latest checkpoint {final.LatestCheckpoint}, {final.Rollbacks} rollback(s); parameters {last.ParameterHash}");
+            AnsiConsole.MarkupLineInterpolated($"done: step {last.Step}, loss {last.Loss:F4}, {final.Rollbacks} rollback(s); parameters {last.ParameterHash}");
+            if (final.LatestCheckpoint is long step)
+                AnsiConsole.MarkupLineInterpolated($"latest checkpoint: {StoreLocation.Resolve(StoreLayout.Checkpoint(run, step), store)}");
         }
         return 0;
     }
