@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using MatMulFree.Core;
 using MatMulFree.Grains.Serving.Backends;
 using MatMulFree.Silo;
 using Microsoft.AspNetCore.Builder;
@@ -62,10 +63,12 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         string url = $"http://{settings.Host}:{settings.Port}";
+        // The silo's own ports are internal to this process: free ones, so that a second `mmf serve` on another --port can start.
+        int[] ports = LoopbackPorts.Free(2);
         var silo = new SiloSettings
         {
             Models = [.. settings.Models], HttpUrl = url, ApiKeys = [.. settings.ApiKeys], StorageConnectionString = settings.Storage,
-            Limits = new BackendLimits(settings.MaxBatch, settings.MaxQueue),
+            Limits = new BackendLimits(settings.MaxBatch, settings.MaxQueue), SiloPort = ports[0], GatewayPort = ports[1],
         };
         await using var app = await SiloHosting.StartEmbeddedAsync(silo, cancellationToken);
         AnsiConsole.MarkupLineInterpolated($"serving [bold]{string.Join(", ", settings.Models)}[/] on [bold]{url}[/] (OpenAI API under /v1, sessions under /v1/sessions, metrics at /metrics); Ctrl+C stops");
