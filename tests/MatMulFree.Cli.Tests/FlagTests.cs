@@ -7,6 +7,7 @@ public sealed class FlagTests
 {
     [Theory]
     [InlineData("--apikey", "--api-key", new[] { "serve", "--apikey", "K", "--model", "no/such/model" })]
+    [InlineData("--storage", "--store", new[] { "serve", "--storage", "UseDevelopmentStorage=true", "--model", "no/such/model" })]
     [InlineData("--jsn", "--json", new[] { "score", "--model", "tests/data/models/tiny", "--input", "x", "--jsn" })]
     [InlineData("--checkpoint-evry", "--checkpoint-every", new[] { "train", "--data", "data/x", "--checkpoint-evry", "5" })]
     [InlineData("--ot", "--out", new[] { "store", "pull", "models/x", "--ot", "somewhere" })]

@@ -29,6 +29,15 @@ public sealed partial class HelpTextTests
         Assert.Matches(new Regex($@"^\s+{Regex.Escape(flag)} <\w+>\s+{Regex.Escape(value)}\s", RegexOptions.Multiline), r.Stdout);
     }
 
+    [Fact]
+    public async Task Help_Serve_NamesItsStoreFlagAsEveryOtherCommandDoes()
+    {
+        Mmf.Result r = await Mmf.RunAsync("serve", "--help");
+        Assert.True(r.ExitCode == 0, r.Output);
+        Assert.Contains("--store <STORE>", r.Stdout);
+        Assert.DoesNotContain("--storage", r.Stdout);
+    }
+
     // "    name    description": group 2 is empty when the command has none.
     [GeneratedRegex(@"^ {4}([a-z][a-z0-9-]*)(?: {2,}(\S.*?))?\s*$", RegexOptions.Multiline)]
     private static partial Regex CommandLine();

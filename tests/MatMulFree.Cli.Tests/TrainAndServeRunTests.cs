@@ -1,6 +1,10 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
 namespace MatMulFree.Cli.Tests;
 
-/// <summary>A short training run in a folder store, and what it prints at the end.</summary>
+/// <summary>A short training run in a folder store; what it prints at the end, and its checkpoint served as a model.</summary>
 public sealed class TrainAndServeRunTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), $"mmf-train-run-{Guid.NewGuid():N}");
@@ -23,6 +27,39 @@ public sealed class TrainAndServeRunTests : IDisposable
         string checkpoint = Path.Combine(Store, "runs", _run, "checkpoints", "2");
         Assert.Contains($"latest checkpoint: file://{checkpoint}", train.Stdout);
         Assert.True(File.Exists(Path.Combine(checkpoint, "config.json")), checkpoint);
+    }
+
+    [Fact]
+    public async Task BenchServe_RunOfAStore_ServesItsCheckpoint()
+    {
+        await TrainAsync();
+        // The run, by its store URI (latest checkpoint) and by an explicit checkpoint.
+        foreach (string source in new[] { $"file://{Store}/runs/{_run}", $"file://{Store}/runs/{_run}/checkpoints/2" })
+        {
+            Mmf.Result serve = await Mmf.RunAsync("bench", "serve", "--model", source, "--sessions", "1", "--tokens", "2", "--seconds", "0.1", "--json");
+            Assert.True(serve.ExitCode == 0, $"{source}: {serve.Output}");
+            using JsonDocument json = JsonDocument.Parse(serve.Stdout);
+            Assert.Equal(_run, json.RootElement.GetProperty("model").GetString());
+            Assert.Equal(0, json.RootElement.GetProperty("errors").GetInt32());
+        }
+    }
+
+    [Fact]
+    public async Task Serve_RunPathInsideStore_LoadsItsCheckpoint()
+    {
+        await TrainAsync();
+        // The HTTP port is taken, so serve stops right after loading its models: a port error means the run loaded.
+        using var occupant = new TcpListener(IPAddress.Loopback, 0);
+        occupant.Start();
+        int port = ((IPEndPoint)occupant.LocalEndpoint).Port;
+
+        Mmf.Result loaded = await Mmf.RunAsync("serve", "--model", $"runs/{_run}", "--store", Store, "--port", $"{port}");
+        Assert.True(loaded.ExitCode == 2, loaded.Output);
+        Assert.Contains($"error: port {port} on 127.0.0.1 is already in use", loaded.Output);
+
+        Mmf.Result missing = await Mmf.RunAsync("serve", "--model", "runs/no-such-run", "--store", Store, "--port", $"{port}");
+        Assert.True(missing.ExitCode == 2, missing.Output);
+        Assert.Contains("run 'no-such-run' has no latest checkpoint", missing.Output);
     }
 
     private async Task<Mmf.Result> TrainAsync()
