@@ -62,6 +62,23 @@ public sealed class TrainAndServeRunTests : IDisposable
         Assert.Contains("run 'no-such-run' has no latest checkpoint", missing.Output);
     }
 
+    [Fact]
+    public async Task RunsShow_RunInTheStore_ReportsItsStepOutOfItsTotal()
+    {
+        await TrainAsync();
+        Mmf.Result json = await Mmf.RunAsync("runs", "show", _run, "--store", Store, "--json");
+        Assert.True(json.ExitCode == 0, json.Output);
+        using (JsonDocument doc = JsonDocument.Parse(json.Stdout))
+        {
+            Assert.Equal("completed", doc.RootElement.GetProperty("status").GetString());
+            Assert.Equal(2, doc.RootElement.GetProperty("step").GetInt64());
+            Assert.Equal(2, doc.RootElement.GetProperty("total_steps").GetInt64());
+        }
+        Mmf.Result text = await Mmf.RunAsync("runs", "show", _run, "--store", Store);
+        Assert.True(text.ExitCode == 0, text.Output);
+        Assert.Contains($"run {_run}: completed, step 2 of 2, latest checkpoint 2", text.Stdout);
+    }
+
     private async Task<Mmf.Result> TrainAsync()
     {
         string text = Path.Combine(_root, "corpus.txt");
