@@ -109,7 +109,7 @@ public sealed class SessionGrain(
                             yield break;
                     }
                     if (emitted++ == 0)
-                        metrics.TimeToFirstToken.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+                        metrics.RecordTimeToFirstToken(s.Model, Stopwatch.GetElapsedTime(started));
                     yield return new TurnEvent(ev.Token, ev.FinishReason);
                     if (ev.FinishReason is not null)
                         yield break;
