@@ -58,6 +58,21 @@ public sealed class SessionGrain(
         return true;
     }
 
+    public async Task TransferAsync(string from, string to)
+    {
+        if (Exists && record.State.Owner == from)
+        {
+            record.State.Owner = to;
+            if (!record.State.Ephemeral)
+            {
+                await record.WriteStateAsync();
+                await GrainFactory.GetGrain<ISessionDirectoryGrain>(to).AddAsync(Id);
+            }
+        }
+        // Last, so a transfer cut short is found again and finished at the next start.
+        await GrainFactory.GetGrain<ISessionDirectoryGrain>(from).RemoveAsync(Id);
+    }
+
     public async IAsyncEnumerable<TurnEvent> TurnAsync(TurnInput input, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         if (!Exists)
