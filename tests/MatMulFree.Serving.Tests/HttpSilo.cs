@@ -25,6 +25,8 @@ public sealed class HttpSilo : IAsyncDisposable
 
     public IGrainFactory Grains => _app.Services.GetRequiredService<IGrainFactory>();
 
+    public IServiceProvider Services => _app.Services;
+
     public static async Task<HttpSilo> StartAsync(SiloSettings settings)
     {
         int[] ports = LoopbackPorts.Free(2);

@@ -58,6 +58,21 @@ public sealed class SessionGrain(
         return true;
     }
 
+    public async Task TransferAsync(string from, string to)
+    {
+        if (Exists && record.State.Owner == from)
+        {
+            record.State.Owner = to;
+            if (!record.State.Ephemeral)
+            {
+                await record.WriteStateAsync();
+                await GrainFactory.GetGrain<ISessionDirectoryGrain>(to).AddAsync(Id);
+            }
+        }
+        // Last, so a transfer cut short is found again and finished at the next start.
+        await GrainFactory.GetGrain<ISessionDirectoryGrain>(from).RemoveAsync(Id);
+    }
+
     public async IAsyncEnumerable<TurnEvent> TurnAsync(TurnInput input, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         if (!Exists)
@@ -109,7 +124,7 @@ public sealed class SessionGrain(
                             yield break;
                     }
                     if (emitted++ == 0)
-                        metrics.TimeToFirstToken.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+                        metrics.RecordTimeToFirstToken(s.Model, Stopwatch.GetElapsedTime(started));
                     yield return new TurnEvent(ev.Token, ev.FinishReason);
                     if (ev.FinishReason is not null)
                         yield break;

@@ -29,7 +29,8 @@ public sealed record TurnEvent(
 public sealed record SessionInfo(
     [property: Id(0)] string Id,
     [property: Id(1)] string Model,
-    [property: Id(2)] string Owner,
+    // For the API's ownership check only: an owner id is a hash of an API key, never shown.
+    [property: Id(2), System.Text.Json.Serialization.JsonIgnore] string Owner,
     [property: Id(3)] SamplingSettings Sampling,
     [property: Id(4)] long Tokens,
     [property: Id(5)] int Turns,

@@ -68,7 +68,7 @@ public sealed class EngineBackend : IComputeBackend
             // Free batch slots take turns at once; beyond them at most MaxQueue may wait.
             if (_waiting.Count >= _limits.MaxQueue + Math.Max(0, _limits.MaxBatch - Active))
             {
-                _metrics?.Rejected.Add(1);
+                _metrics?.RecordRejected(Capabilities.Model);
                 int retry = Math.Max(1, _waiting.Count / Math.Max(1, _limits.MaxBatch));
                 throw new BackendBusyException($"backend for model {Capabilities.Model} is full ({_waiting.Count} turns waiting, {Active} running); retry in {retry} s", retry);
             }
@@ -145,7 +145,7 @@ public sealed class EngineBackend : IComputeBackend
                 _running.Clear();
                 continue;
             }
-            _metrics?.RecordStep(n, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            _metrics?.RecordStep(Capabilities.Model, n, System.Diagnostics.Stopwatch.GetElapsedTime(started));
             Interlocked.Increment(ref _steps);
             Interlocked.Add(ref _stepRows, n);
             if (n > _largestBatch)
@@ -215,7 +215,7 @@ public sealed class EngineBackend : IComputeBackend
     {
         int token = s.Sampler.Next(logits, []);
         s.Produced++;
-        _metrics?.Tokens.Add(1);
+        _metrics?.RecordToken(Capabilities.Model);
         string? finish = s.Turn.StopAtEos && token == _eos ? "stop" : s.Produced >= s.Turn.MaxTokens ? "length" : null;
         if (finish is not null)
             Finish(s, token, finish);
