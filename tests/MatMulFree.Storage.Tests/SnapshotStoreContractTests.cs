@@ -23,6 +23,23 @@ public abstract class SnapshotStoreContractTests : IDisposable
         SnapshotFile.FromBytes("trainer_state.json", Encoding.UTF8.GetBytes($"{{\"step\":{seed},\"rng\":[1,2,3],\"data_position\":4096}}")),
     ];
 
+    /// <summary>A model folder of two files: config.json, then (in manifest order) 3 MiB of weights.</summary>
+    protected string ModelFolder(string name, int seed)
+    {
+        var folder = Directory.CreateDirectory(Scratch(name));
+        File.WriteAllText(Path.Combine(folder.FullName, "config.json"), $"{{\"model_type\":\"hgrn_bit\",\"seed\":{seed}}}");
+        File.WriteAllBytes(Path.Combine(folder.FullName, "model.safetensors"), TestBytes.Random(3 << 20, seed));
+        return folder.FullName;
+    }
+
+    /// <summary>The bytes of <see cref="TestBytes.Random"/> with one flipped: same length, so only the hash can tell.</summary>
+    protected static byte[] Tampered(int length, int seed)
+    {
+        var bytes = TestBytes.Random(length, seed);
+        bytes[12345] ^= 0xFF;
+        return bytes;
+    }
+
     [Fact]
     public async Task CheckpointStore_SaveAsync_Twice_LatestIsSecondAndLoadsBackVerified()
     {
@@ -43,7 +60,7 @@ public abstract class SnapshotStoreContractTests : IDisposable
             Assert.Equal(await TestBytes.ReadAllAsync(expected), await File.ReadAllBytesAsync(Path.Combine(Scratch("load"), file.Path)));
         }
         Assert.True(File.Exists(Path.Combine(Scratch("load"), StoreLayout.ManifestFile)));
-        Assert.Empty(Directory.GetFiles(Scratch("load"), "*.mmf-partial"));
+        Assert.Empty(Directory.GetFileSystemEntries(Scratch("load"), ".mmf-*"));
     }
 
     [Fact]
@@ -88,8 +105,7 @@ public abstract class SnapshotStoreContractTests : IDisposable
         var bad = Assert.Single(checks, c => !c.IsOk);
         Assert.Equal(("model.safetensors", FileCheckStatus.HashMismatch), (bad.Path, bad.Status));
         Assert.Contains(weightsPath, e.Message);
-        Assert.False(File.Exists(Path.Combine(Scratch("load"), "model.safetensors")));
-        Assert.Empty(Directory.GetFiles(Scratch("load"), "*.mmf-partial"));
+        Assert.False(Directory.Exists(Scratch("load")));
     }
 
     [Fact]
@@ -198,6 +214,26 @@ public abstract class SnapshotStoreContractTests : IDisposable
             await File.ReadAllBytesAsync(Path.Combine(Scratch("pulled"), "model.safetensors")));
         Assert.Equal(["1", "2"], (await models.ListVersionsAsync("tiny")).Select(v => v.Version));
         Assert.Equal(["tiny"], await models.ListModelsAsync());
+    }
+
+    [Fact]
+    public async Task ModelStore_PullAsync_BlobChangedAfterUpload_LeavesNothingInDestination()
+    {
+        var store = CreateStore();
+        var models = new ModelStore(store);
+        var pushed = await models.PushAsync("tiny", ModelFolder("model", seed: 3));
+        // config.json comes first and is intact: only the weights after it fail their check.
+        await store.PutAsync($"{pushed.Prefix}/model.safetensors", new MemoryStream(Tampered(3 << 20, seed: 3)));
+        var existing = Directory.CreateDirectory(Scratch("existing"));
+        await File.WriteAllTextAsync(Path.Combine(existing.FullName, "config.json"), "mine");
+
+        var e = await Assert.ThrowsAsync<BlobIntegrityException>(() => models.PullAsync("tiny", null, Scratch("fresh")));
+        await Assert.ThrowsAsync<BlobIntegrityException>(() => models.PullAsync("tiny", null, existing.FullName));
+
+        Assert.Contains($"{pushed.Prefix}/model.safetensors", e.Message);
+        Assert.False(Directory.Exists(Scratch("fresh")));
+        Assert.Equal(["config.json"], Directory.GetFileSystemEntries(existing.FullName).Select(Path.GetFileName));
+        Assert.Equal("mine", await File.ReadAllTextAsync(Path.Combine(existing.FullName, "config.json")));
     }
 
     [Fact]
