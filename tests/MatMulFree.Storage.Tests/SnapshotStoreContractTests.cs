@@ -23,23 +23,6 @@ public abstract class SnapshotStoreContractTests : IDisposable
         SnapshotFile.FromBytes("trainer_state.json", Encoding.UTF8.GetBytes($"{{\"step\":{seed},\"rng\":[1,2,3],\"data_position\":4096}}")),
     ];
 
-    /// <summary>A model folder of two files: config.json, then (in manifest order) 3 MiB of weights.</summary>
-    protected string ModelFolder(string name, int seed)
-    {
-        var folder = Directory.CreateDirectory(Scratch(name));
-        File.WriteAllText(Path.Combine(folder.FullName, "config.json"), $"{{\"model_type\":\"hgrn_bit\",\"seed\":{seed}}}");
-        File.WriteAllBytes(Path.Combine(folder.FullName, "model.safetensors"), TestBytes.Random(3 << 20, seed));
-        return folder.FullName;
-    }
-
-    /// <summary>The bytes of <see cref="TestBytes.Random"/> with one flipped: same length, so only the hash can tell.</summary>
-    protected static byte[] Tampered(int length, int seed)
-    {
-        var bytes = TestBytes.Random(length, seed);
-        bytes[12345] ^= 0xFF;
-        return bytes;
-    }
-
     [Fact]
     public async Task CheckpointStore_SaveAsync_Twice_LatestIsSecondAndLoadsBackVerified()
     {
@@ -221,9 +204,9 @@ public abstract class SnapshotStoreContractTests : IDisposable
     {
         var store = CreateStore();
         var models = new ModelStore(store);
-        var pushed = await models.PushAsync("tiny", ModelFolder("model", seed: 3));
+        var pushed = await models.PushAsync("tiny", TestBytes.ModelFolder(Scratch("model"), seed: 3));
         // config.json comes first and is intact: only the weights after it fail their check.
-        await store.PutAsync($"{pushed.Prefix}/model.safetensors", new MemoryStream(Tampered(3 << 20, seed: 3)));
+        await store.PutAsync($"{pushed.Prefix}/model.safetensors", new MemoryStream(TestBytes.Tampered(TestBytes.Weights(seed: 3))));
         var existing = Directory.CreateDirectory(Scratch("existing"));
         await File.WriteAllTextAsync(Path.Combine(existing.FullName, "config.json"), "mine");
 
