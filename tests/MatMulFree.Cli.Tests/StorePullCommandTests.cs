@@ -35,4 +35,21 @@ public sealed class StorePullCommandTests : IDisposable
         Assert.False(Directory.Exists(fresh), string.Join(", ", Directory.Exists(fresh) ? Directory.GetFileSystemEntries(fresh) : []));
         Assert.Equal(["notes.txt"], Directory.GetFileSystemEntries(existing).Select(Path.GetFileName));
     }
+
+    [Fact]
+    public async Task StorePull_OutIsAFile_ExitsTwoNamingItAndLeavesIt()
+    {
+        string store = Path.Combine(_root, "store");
+        Mmf.Result push = await Mmf.RunAsync("store", "push", "--model", "tests/data/models/tiny", "--to", $"{store}/models/tiny");
+        Assert.True(push.ExitCode == 0, push.Output);
+        string file = Path.Combine(_root, "a-file");
+        await File.WriteAllTextAsync(file, "mine");
+
+        Mmf.Result r = await Mmf.RunAsync("store", "pull", $"{store}/models/tiny", "--out", file);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains($"error: cannot download into '{file}': ", Regex.Replace(r.Output, @"\s+", " "));
+        Assert.DoesNotContain("   at ", r.Output);
+        Assert.Equal("mine", await File.ReadAllTextAsync(file));
+    }
 }

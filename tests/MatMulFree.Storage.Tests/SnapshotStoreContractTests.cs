@@ -220,6 +220,26 @@ public abstract class SnapshotStoreContractTests : IDisposable
     }
 
     [Fact]
+    public async Task ModelStore_PullAsync_CancelledAfterTheFirstFile_LeavesNothingInDestination()
+    {
+        var models = new ModelStore(CreateStore());
+        await models.PushAsync("tiny", TestBytes.ModelFolder(Scratch("model"), seed: 3));
+        using var cancellation = new CancellationTokenSource();
+        var cancelOnFirstReport = new Progress(cancellation.Cancel);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            models.PullAsync("tiny", null, Scratch("pulled"), cancelOnFirstReport, cancellation.Token));
+
+        Assert.False(Directory.Exists(Scratch("pulled")));
+    }
+
+    /// <summary>Runs an action on every report, on the reporting thread (unlike <see cref="Progress{T}"/>, which posts).</summary>
+    private sealed class Progress(Action onReport) : IProgress<TransferProgress>
+    {
+        public void Report(TransferProgress value) => onReport();
+    }
+
+    [Fact]
     public async Task ModelStore_PushAsync_FolderOfSymbolicLinks_UploadsTheFilesTheyPointTo()
     {
         // A Hugging Face cache snapshot: every file a link into a folder of blobs.

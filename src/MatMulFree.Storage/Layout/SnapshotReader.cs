@@ -45,7 +45,14 @@ public static class SnapshotReader
     {
         var root = Path.GetFullPath(destination);
         bool created = !Directory.Exists(root);
-        Directory.CreateDirectory(root);
+        try
+        {
+            Directory.CreateDirectory(root);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreLocationException($"cannot download into '{destination}': {e.Message}", e);
+        }
         // Inside the destination, so that the final moves are renames on one file system; the
         // reserved prefix keeps the name out of any manifest's paths.
         var staging = Path.Combine(root, $"{BlobPath.ReservedPrefix}partial-{Guid.NewGuid():N}");
