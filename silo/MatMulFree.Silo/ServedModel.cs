@@ -59,7 +59,8 @@ public sealed class ServedModel(string name, string source, ModelConfig config, 
 
     private static bool IsStoreVersion(string folder)
     {
-        if (!File.Exists(Path.Combine(folder, StoreLayout.ManifestFile))) return false;
+        // A push writes the claim first and the manifest last: either marks the folder as the store's.
+        if (!File.Exists(Path.Combine(folder, StoreLayout.ManifestFile)) && !File.Exists(Path.Combine(folder, StoreLayout.ClaimFile))) return false;
         try
         {
             return StoreLocation.Parse(folder).Path.Split('/') is [StoreLayout.Models, var name, var version]

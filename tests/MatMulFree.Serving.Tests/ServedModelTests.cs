@@ -56,6 +56,18 @@ public sealed class ServedModelTests : IDisposable
         Assert.Contains("'models/relx/v1/model.safetensors'", e.Message);
     }
 
+    [Fact]
+    public async Task ServedModel_Load_PlainPathOfAnIncompleteStoreVersion_RefusedForWantOfAManifest()
+    {
+        // A push that died before its manifest: the files are there, but nothing vouches for them.
+        await new ModelStore(new LocalFolderBlobStore(Folder("store"))).PushAsync("relx", TestModels.TinyDirectory, "v1");
+        File.Delete(Path.Combine(Folder("store"), "models", "relx", "v1", StoreLayout.ManifestFile));
+
+        var e = Assert.Throws<BlobNotFoundException>(() => ServedModel.Load($"{Folder("store")}/models/relx/v1", Folder("cache")));
+
+        Assert.Contains("model 'relx' version 'v1' is not in store", e.Message);
+    }
+
     /// <summary>Same length, one byte different (in the tensor data): only the SHA-256 check can tell.</summary>
     private static byte[] FlipOneByte(string file)
     {
