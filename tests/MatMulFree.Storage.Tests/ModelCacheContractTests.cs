@@ -152,6 +152,29 @@ public abstract class ModelCacheContractTests : IDisposable
     }
 
     [Fact]
+    public async Task ModelCache_ResolveAsync_TemporaryFolderOfAProcessGone_Removed()
+    {
+        var (models, version) = await PushAsync(seed: 1);
+        string parent = Path.GetDirectoryName(Cache().FolderFor(models.Blobs.Location, version))!;
+        // Linux process ids stop at 4,194,304: this one was killed mid-download a day ago.
+        string abandoned = Directory.CreateDirectory(Path.Combine(parent, ".mmf-partial-999999999-0")).FullName;
+        string live = Directory.CreateDirectory(Path.Combine(parent, $".mmf-partial-{Environment.ProcessId}-0")).FullName;
+        await File.WriteAllBytesAsync(Path.Combine(abandoned, "model.safetensors"), new byte[1000]);
+        await File.WriteAllBytesAsync(Path.Combine(live, "model.safetensors"), new byte[1000]);
+        string recent = Directory.CreateDirectory(Path.Combine(parent, ".mmf-partial-999999998-0")).FullName;
+        foreach (string path in new[] { Path.Combine(abandoned, "model.safetensors"), Path.Combine(live, "model.safetensors") })
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddDays(-1));
+        foreach (string folder in new[] { abandoned, live })
+            Directory.SetLastWriteTimeUtc(folder, DateTime.UtcNow.AddDays(-1));
+
+        await Cache().ResolveAsync(models, version);
+
+        Assert.False(Directory.Exists(abandoned));
+        Assert.True(Directory.Exists(live), "the folder of a process still running was removed");
+        Assert.True(Directory.Exists(recent), "a folder written to within the hour was removed (its process may be in another PID namespace)");
+    }
+
+    [Fact]
     public async Task ModelCache_ResolveAsync_FourAtOnce_AllGetOneWholeVerifiedCopy()
     {
         var (models, version) = await PushAsync(seed: 1);

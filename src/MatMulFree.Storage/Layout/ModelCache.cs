@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -11,13 +12,18 @@ namespace MatMulFree.Storage;
 /// failed pull leaves nothing a later run could take for a model; and it is checked against the
 /// manifest again before every use, a copy that no longer matches being downloaded anew. Two
 /// processes resolving one version at once each download; the first rename wins and the other
-/// uses the winner's (verified) copy. Every folder is the owner's alone (0700).
+/// uses the winner's (verified) copy; the temporary folder of a process killed mid-download is
+/// removed by the next resolve. Every folder is the owner's alone (0700).
 /// </summary>
 public sealed class ModelCache(string root)
 {
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode OthersBits = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
         | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+
+    // The process id in a temporary folder's name tells an abandoned download from one under way.
+    private const string PartialPrefix = BlobPath.ReservedPrefix + "partial-";
+    private static readonly TimeSpan AbandonedAfter = TimeSpan.FromHours(1);
 
     public string Root { get; } = Path.GetFullPath(root);
 
@@ -45,6 +51,7 @@ public sealed class ModelCache(string root)
         string parent = Path.GetDirectoryName(folder)!;
         CreatePrivateRoot();
         CreatePrivate(parent);
+        RemoveAbandoned(parent);
         if (Directory.Exists(folder))
         {
             if (await FirstMismatchAsync(folder, version.Manifest, cancellationToken) is not { } mismatch)
@@ -53,7 +60,7 @@ public sealed class ModelCache(string root)
             Discard(folder, parent);
         }
 
-        string temporary = Path.Combine(parent, $"{BlobPath.ReservedPrefix}partial-{Guid.NewGuid():N}");
+        string temporary = Path.Combine(parent, $"{PartialPrefix}{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
             notice?.Invoke($"pulling model {version.Name} version {version.Version} from {store.Blobs.Location} into {folder}");
@@ -103,6 +110,46 @@ public sealed class ModelCache(string root)
             return; // another process discarded it first
         }
         Directory.Delete(doomed, recursive: true);
+    }
+
+    /// <summary>
+    /// Temporary folders of processes killed mid-download: nobody will finish or remove them. Only
+    /// after an hour without a write, too, since a process of another PID namespace (a container
+    /// sharing the folder) looks gone from here while it downloads.
+    /// </summary>
+    private static void RemoveAbandoned(string parent)
+    {
+        foreach (string folder in Directory.EnumerateDirectories(parent, PartialPrefix + "*"))
+        {
+            if (!int.TryParse(Path.GetFileName(folder)[PartialPrefix.Length..].Split('-')[0], out int pid) || IsRunning(pid)
+                || LastWriteUtc(folder) > DateTime.UtcNow - AbandonedAfter)
+                continue;
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Another process is removing it too.
+            }
+        }
+    }
+
+    private static DateTime LastWriteUtc(string folder) =>
+        Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Select(File.GetLastWriteTimeUtc)
+            .Append(Directory.GetLastWriteTimeUtc(folder)).Max();
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     private void CreatePrivateRoot()
