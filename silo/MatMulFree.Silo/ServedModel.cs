@@ -16,7 +16,10 @@ public sealed class ServedModel(string name, string source, ModelConfig config, 
     public ITextTokenizer Tokenizer { get; } = tokenizer;
     public EngineModel Engine { get; } = engine;
 
-    /// <summary>A folder (converted model.mmfserve first, else the checkpoint, converted now), a store URI, or random:PRESET.</summary>
+    /// <summary>
+    /// A folder (converted model.mmfserve first, else the checkpoint, converted now), a store URI
+    /// (served from a copy in <paramref name="cacheRoot"/>, checked against its manifest), or random:PRESET.
+    /// </summary>
     public static ServedModel Load(string source, string cacheRoot, Action<string>? notice = null)
     {
         if (source.StartsWith(RandomPrefix, StringComparison.Ordinal))
@@ -25,8 +28,9 @@ public sealed class ServedModel(string name, string source, ModelConfig config, 
             var shape = ModelConfig.Preset(preset);
             return new ServedModel($"random-{preset}", source, shape, new ByteTokenizer(shape.VocabSize, shape.BosTokenId, shape.EosTokenId), ServingConverter.Random(shape, seed: 1));
         }
-        // A local folder store's …/models/NAME is a folder too, but holds versions, not a model.
-        bool modelFolder = Directory.Exists(source)
+        // A local folder store's …/models/NAME is a folder too, but holds versions, not a model; its
+        // …/models/NAME/VERSION looks like a model folder, but is the store's and is read through it (checked).
+        bool modelFolder = Directory.Exists(source) && !IsStoreVersion(source)
             && (File.Exists(Path.Combine(source, ModelFolder.ConfigFileName)) || File.Exists(Path.Combine(source, ServingFile.FileName)));
         string folder = modelFolder ? source : Pull(source, cacheRoot, notice);
         string name = modelFolder ? new DirectoryInfo(source).Name : StoreModelName(source);
@@ -50,13 +54,22 @@ public sealed class ServedModel(string name, string source, ModelConfig config, 
                 : $"--model {source}: not a folder, and not a store URI of the form …/models/NAME[/VERSION]");
         var store = new ModelStore(location.Open());
         var version = store.ResolveAsync(parts[1], parts.Length == 3 ? parts[2] : null).GetAwaiter().GetResult();
-        string destination = Path.Combine(cacheRoot, parts[1], version.Version);
-        if (!File.Exists(Path.Combine(destination, ModelFolder.ConfigFileName)))
+        return new ModelCache(cacheRoot).ResolveAsync(store, version, notice).GetAwaiter().GetResult();
+    }
+
+    private static bool IsStoreVersion(string folder)
+    {
+        // A push writes the claim first and the manifest last: either marks the folder as the store's.
+        if (!File.Exists(Path.Combine(folder, StoreLayout.ManifestFile)) && !File.Exists(Path.Combine(folder, StoreLayout.ClaimFile))) return false;
+        try
         {
-            notice?.Invoke($"pulling model {parts[1]} version {version.Version} from {location.Store} into {destination}");
-            store.PullAsync(parts[1], version.Version, destination).GetAwaiter().GetResult();
+            return StoreLocation.Parse(folder).Path.Split('/') is [StoreLayout.Models, var name, var version]
+                && StoreLayout.ModelVersion(name, version).Length > 0;
         }
-        return destination;
+        catch (StoreLocationException)
+        {
+            return false; // a path no store could have: a plain folder
+        }
     }
 
     private static string StoreModelName(string source) => StoreLocation.Parse(source).Path.Split('/')[1];

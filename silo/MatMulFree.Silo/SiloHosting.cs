@@ -102,6 +102,9 @@ public static class SiloHosting
         app.MapMatMulFreeApi();
         try
         {
+            // Models load (and pull, and fail on a bad store) before the host starts: inside its
+            // start a failure is logged as a page of "Hosting failed to start" before it surfaces.
+            app.Services.GetRequiredService<ModelCatalog>();
             await app.StartAsync(cancellationToken);
         }
         catch
