@@ -76,7 +76,8 @@ public static class SiloHosting
 
     /// <summary>The HTTP API (OpenAI-compatible and sessions) and Prometheus /metrics.</summary>
     /// <summary>A silo with the HTTP API inside the calling process (<c>mmf serve</c>, <c>mmf bench serve</c>), started.</summary>
-    public static async Task<WebApplication> StartEmbeddedAsync(SiloSettings settings, CancellationToken cancellationToken)
+    /// <param name="configure">Applied last before the build: tests add a log provider there.</param>
+    public static async Task<WebApplication> StartEmbeddedAsync(SiloSettings settings, CancellationToken cancellationToken, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder();
         // Inside a command, stdout belongs to the command (`--json` prints one object there).
@@ -84,6 +85,7 @@ public static class SiloHosting
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = Microsoft.Extensions.Logging.LogLevel.Trace);
         builder.Logging.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Warning);
         builder.AddMatMulFreeSilo(settings);
+        configure?.Invoke(builder);
         var app = builder.Build();
         app.MapMatMulFreeApi();
         try

@@ -50,6 +50,10 @@ public sealed class ApiErrorMiddleware(RequestDelegate next)
         SessionConflictException => (StatusCodes.Status409Conflict, "conflict", null),
         UnauthorizedException => (StatusCodes.Status401Unauthorized, "invalid_api_key", null),
         ForbiddenException => (StatusCodes.Status403Forbidden, "forbidden", null),
+        UnsupportedMediaTypeException => (StatusCodes.Status415UnsupportedMediaType, "invalid_request_error", null),
+        RequestTooLargeException => (StatusCodes.Status413PayloadTooLarge, "invalid_request_error", null),
+        // Kestrel's own refusals (a malformed or oversized request) carry their status.
+        BadHttpRequestException bad when bad.StatusCode is >= 400 and < 500 => (bad.StatusCode, "invalid_request_error", null),
         MatMulFreeException or JsonException or BadHttpRequestException => (StatusCodes.Status400BadRequest, "invalid_request_error", null),
         _ => (StatusCodes.Status500InternalServerError, "server_error", null),
     };
@@ -60,3 +64,9 @@ public sealed class UnauthorizedException(string message) : MatMulFreeException(
 
 /// <summary>The API key is valid but the session is someone else's (HTTP 403).</summary>
 public sealed class ForbiddenException(string message) : MatMulFreeException(message);
+
+/// <summary>The body is not declared as JSON (HTTP 415): a browser may send text/plain cross-site without asking first, application/json it may not.</summary>
+public sealed class UnsupportedMediaTypeException(string message) : MatMulFreeException(message);
+
+/// <summary>The body is larger than the server reads (HTTP 413).</summary>
+public sealed class RequestTooLargeException(string message) : MatMulFreeException(message);
