@@ -178,6 +178,46 @@ public sealed class SamplerTests
         }
     }
 
+    [Theory]
+    [InlineData(0.5f, 0f)]
+    [InlineData(0f, 0.3f)]
+    [InlineData(0.4f, 0.25f)]
+    [InlineData(-0.5f, 0f)]
+    public void Sampler_Next_PresenceAndFrequencyPenaltiesFollowOpenAisFormula(float presence, float frequency)
+    {
+        var sampler = new Sampler(new SamplingOptions { Temperature = 0, PresencePenalty = presence, FrequencyPenalty = frequency }, Logits.Length);
+        var counts = new int[Logits.Length];
+        var expected = new List<int>();
+        var produced = new List<int>();
+        for (int step = 0; step < 12; step++)
+        {
+            var z = Logits.Select((l, t) => l - (presence * (counts[t] > 0 ? 1 : 0) + frequency * counts[t])).ToArray();
+            int want = Sampler.ArgMax(z);
+            counts[want]++;
+            expected.Add(want);
+            produced.Add(sampler.Next(Logits, [99]));
+        }
+        Assert.Equal(expected, produced);
+        Assert.True(presence < 0 || expected.Distinct().Count() > 1, "a positive penalty must move greedy off its first token");
+    }
+
+    [Fact]
+    public void Sampler_Next_PenaltiesCountOnlyProducedTokensNotTheHistory()
+    {
+        var sampler = new Sampler(new SamplingOptions { Temperature = 0, PresencePenalty = 2, FrequencyPenalty = 2 }, Logits.Length);
+        Assert.Equal(1, sampler.Next(Logits, [1, 1, 1, 4]));
+    }
+
+    [Theory]
+    [InlineData(2.5f, 0f, "--presence-penalty")]
+    [InlineData(0f, -2.01f, "--frequency-penalty")]
+    [InlineData(float.NaN, 0f, "--presence-penalty")]
+    public void SamplingOptions_Validate_PenaltiesOutsideMinusTwoToTwo(float presence, float frequency, string flag)
+    {
+        var options = new SamplingOptions { PresencePenalty = presence, FrequencyPenalty = frequency };
+        Assert.Contains(flag, Assert.Throws<EngineException>(options.Validate).Message);
+    }
+
     [Fact]
     public void SamplingOptions_Validate_NamesTheFlag()
     {

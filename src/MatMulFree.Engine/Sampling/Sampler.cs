@@ -3,7 +3,8 @@ using System.Runtime.InteropServices;
 namespace MatMulFree.Engine.Sampling;
 
 /// <summary>
-/// Picks tokens from logits: repetition penalty, then greedy or temperature → top-k → top-p.
+/// Picks tokens from logits: repetition penalty, presence and frequency penalties, then greedy or
+/// temperature → top-k → top-p.
 /// Its random stream (SplitMix64) is its own, so a seed reproduces a sample on any runtime.
 /// <para>
 /// Nothing is allocated per token (the buffers are the sampler's), and nothing is fully sorted:
@@ -19,6 +20,10 @@ public sealed class Sampler
     private readonly int[] _heap, _picked, _penalized;
     private readonly float[] _scratch;
     private readonly double[] _probs;
+
+    /// <summary>How often each id was produced, and the distinct ids produced (in order): only when a presence or frequency penalty is set.</summary>
+    private readonly int[]? _counts, _produced;
+    private int _distinct;
     private int _stamp;
     private ulong _rng;
 
@@ -32,6 +37,11 @@ public sealed class Sampler
         _scratch = new float[vocabSize];
         _probs = new double[vocabSize];
         _rng = options.Seed;
+        if (options.PresencePenalty != 0 || options.FrequencyPenalty != 0)
+        {
+            _counts = new int[vocabSize];
+            _produced = new int[vocabSize];
+        }
     }
 
     /// <param name="logits">One row of logits; left unchanged.</param>
@@ -54,6 +64,23 @@ public sealed class Sampler
         logits.CopyTo(z);
         if (_options.RepetitionPenalty != 1f)
             Penalize(z, history);
+        if (_counts is null)
+            return Choose(z);
+        for (int i = 0; i < _distinct; i++)
+        {
+            int id = _produced![i];
+            if (id < v)
+                z[id] -= _options.PresencePenalty + _options.FrequencyPenalty * _counts[id];
+        }
+        int token = Choose(z);
+        if (_counts[token]++ == 0)
+            _produced![_distinct++] = token;
+        return token;
+    }
+
+    private int Choose(Span<float> z)
+    {
+        int v = z.Length;
         if (_options.Temperature == 0f)
             return ArgMax(z);
 
