@@ -218,6 +218,30 @@ public sealed class SamplerTests
         Assert.Contains(flag, Assert.Throws<EngineException>(options.Validate).Message);
     }
 
+    [Theory]
+    [InlineData(0.5f)]
+    [InlineData(1f)]
+    [InlineData(0f)]
+    public void Sampler_LogProbability_IsTheLogSoftmaxOfThePenalizedLogitsAtTheTemperature(float temperature)
+    {
+        var sampler = new Sampler(new SamplingOptions { Temperature = temperature, PresencePenalty = 1f, Seed = 4 }, Logits.Length);
+        int first = sampler.Next(Logits, []);
+        int token = sampler.Next(Logits, []);
+        var ids = new int[3];
+        var top = new float[3];
+
+        float logprob = sampler.LogProbability(token, ids, top);
+
+        double t = temperature > 0 ? temperature : 1;
+        var z = Logits.Select((l, i) => (l - (i == first ? 1.0 : 0.0)) / t).ToArray();
+        double logSum = Math.Log(z.Sum(Math.Exp));
+        Assert.Equal(z[token] - logSum, logprob, 5);
+        var ranked = Enumerable.Range(0, z.Length).OrderByDescending(i => z[i]).ThenBy(i => i).Take(3).ToArray();
+        Assert.Equal(ranked, ids);
+        for (int i = 0; i < 3; i++)
+            Assert.Equal(z[ranked[i]] - logSum, top[i], 5);
+    }
+
     [Fact]
     public void SamplingOptions_Validate_NamesTheFlag()
     {

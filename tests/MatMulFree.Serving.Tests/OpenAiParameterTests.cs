@@ -163,6 +163,55 @@ public sealed class OpenAiParameterTests : HttpSiloTest
         Assert.All(chunks[1..], c => Assert.Null(c["choices"]![0]!["delta"]!["role"]));
     }
 
+    [Fact]
+    public async Task Completions_Logprobs_AreTheLogSoftmaxOfTheEngineRunAloneAtTheTemperature()
+    {
+        const string request = """{"model":"tiny","prompt":"Hello","max_tokens":10,"temperature":0.8,"seed":5,"stop_at_eos":false,"logprobs":3""";
+        var choice = (await CompleteAsync(request + "}"))["choices"]![0]!;
+        var streamed = await EventsAsync(await PostAsync("/v1/completions", request + ",\"stream\":true}"));
+
+        int[] tokens = Ids(choice);
+        var logprobs = choice["logprobs"]!;
+        using var engine = TestModels.TinyEngine(out var model);
+        var state = engine.CreateState();
+        var logits = new float[model.Config.VocabSize];
+        engine.Prefill(state, [.. model.Tokenizer.Encode("Hello", true)], logits);
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            var z = logits.Select(l => l / 0.8).ToArray();
+            double logSum = Math.Log(z.Sum(x => Math.Exp(x - z.Max()))) + z.Max();
+            Assert.Equal(z[tokens[i]] - logSum, logprobs["token_logprobs"]![i]!.GetValue<double>(), 4);
+            var best = Enumerable.Range(0, z.Length).OrderByDescending(t => z[t]).ThenBy(t => t).Take(3).ToArray();
+            var top = logprobs["top_logprobs"]![i]!.AsObject();
+            Assert.Equal(z[best[0]] - logSum, top.Select(p => p.Value!.GetValue<double>()).Max(), 4);
+            Assert.Equal(model.Tokenizer.Decode([tokens[i]]), logprobs["tokens"]![i]!.GetValue<string>());
+            engine.Decode(state, tokens[i], logits);
+        }
+        model.Dispose();
+        Assert.Equal(logprobs["token_logprobs"]!.AsArray().Select(n => n!.GetValue<double>()),
+            streamed.Select(c => c["choices"]![0]!["logprobs"]!["token_logprobs"]![0]!.GetValue<double>()));
+    }
+
+    [Fact]
+    public async Task ChatCompletions_Logprobs_OneEntryPerTokenWithTopAlternatives()
+    {
+        var answer = await JsonAsync(await PostAsync("/v1/chat/completions",
+            """{"model":"tiny","messages":[{"role":"user","content":"Hi"}],"max_tokens":6,"temperature":0,"stop_at_eos":false,"logprobs":true,"top_logprobs":2}"""));
+
+        var choice = answer["choices"]![0]!;
+        var content = choice["logprobs"]!["content"]!.AsArray();
+        Assert.Equal(Ids(choice).Length, content.Count);
+        Assert.All(content, entry =>
+        {
+            var top = entry!["top_logprobs"]!.AsArray();
+            Assert.Equal(2, top.Count);
+            // Greedy: the token is the most likely one.
+            Assert.Equal(top[0]!["logprob"]!.GetValue<double>(), entry["logprob"]!.GetValue<double>(), 6);
+            Assert.True(top[0]!["logprob"]!.GetValue<double>() >= top[1]!["logprob"]!.GetValue<double>());
+            Assert.True(entry["logprob"]!.GetValue<double>() <= 0);
+        });
+    }
+
     [Theory]
     [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","stop":5}""", "stop must be a string")]
     [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","stop":[1]}""", "stop[0]")]
@@ -173,11 +222,13 @@ public sealed class OpenAiParameterTests : HttpSiloTest
     [InlineData("/v1/completions", """{"model":"tiny","prompt":["a","b","c"],"n":6}""", "at most 16")]
     [InlineData("/v1/completions", """{"model":"tiny","prompt":["a",1]}""", "not a mix")]
     [InlineData("/v1/completions", """{"model":"tiny","prompt":[]}""", "empty")]
-    [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","logprobs":2}""", "logprobs")]
-    [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","logprobs":0}""", "logprobs")]
-    [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","echo":true,"logprobs":1}""", "logprobs")]
-    [InlineData("/v1/chat/completions", """{"model":"tiny","messages":[{"role":"user","content":"x"}],"logprobs":true}""", "logprobs")]
-    [InlineData("/v1/chat/completions", """{"model":"tiny","messages":[{"role":"user","content":"x"}],"top_logprobs":3}""", "top_logprobs")]
+    [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","logprobs":6}""", "logprobs must be an integer in [0, 5]")]
+    [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","logprobs":true}""", "logprobs must be an integer in [0, 5]")]
+    [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","top_logprobs":2}""", "top_logprobs is a field of /v1/chat/completions")]
+    [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","echo":true,"logprobs":1}""", "echo with logprobs")]
+    [InlineData("/v1/chat/completions", """{"model":"tiny","messages":[{"role":"user","content":"x"}],"logprobs":2}""", "logprobs must be true or false")]
+    [InlineData("/v1/chat/completions", """{"model":"tiny","messages":[{"role":"user","content":"x"}],"top_logprobs":3}""", "top_logprobs needs logprobs: true")]
+    [InlineData("/v1/chat/completions", """{"model":"tiny","messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":21}""", "top_logprobs must be in [0, 20]")]
     [InlineData("/v1/chat/completions", """{"model":"tiny","messages":[{"role":"user","content":"x"}],"echo":true}""", "echo")]
     [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","presence_penalty":2.5}""", "presence_penalty must be in [-2, 2], got 2.5")]
     [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","frequency_penalty":-3}""", "frequency_penalty must be in [-2, 2], got -3")]

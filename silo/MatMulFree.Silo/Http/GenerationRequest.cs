@@ -107,18 +107,51 @@ public sealed partial record GenerationRequest
         return n;
     }
 
+    public const int MaxCompletionLogprobs = 5, MaxChatTopLogprobs = 20;
+
+    /// <summary>
+    /// How many alternatives each token's log-probability comes with, −1 for no log-probabilities:
+    /// completions take <c>logprobs</c> 0..5, chat <c>logprobs: true</c> with <c>top_logprobs</c> 0..20.
+    /// </summary>
+    public int TopLogprobsCount(bool chat)
+    {
+        if (chat)
+        {
+            bool on = Logprobs.ValueKind switch
+            {
+                JsonValueKind.Undefined or JsonValueKind.Null or JsonValueKind.False => false,
+                JsonValueKind.True => true,
+                _ => throw new ServingRequestException($"logprobs must be true or false for chat completions, got {Logprobs.GetRawText()}"),
+            };
+            if (!on)
+                return TopLogprobs is null ? -1 : throw new ServingRequestException("top_logprobs needs logprobs: true");
+            int top = TopLogprobs ?? 0;
+            return top is >= 0 and <= MaxChatTopLogprobs ? top
+                : throw new ServingRequestException($"top_logprobs must be in [0, {MaxChatTopLogprobs}], got {top}");
+        }
+        if (TopLogprobs is not null)
+            throw new ServingRequestException("top_logprobs is a field of /v1/chat/completions; completions take logprobs: N");
+        if (Logprobs.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null)
+            return -1;
+        if (Logprobs.ValueKind != JsonValueKind.Number || !Logprobs.TryGetInt32(out int k) || k < 0 || k > MaxCompletionLogprobs)
+            throw new ServingRequestException($"logprobs must be an integer in [0, {MaxCompletionLogprobs}] for completions, got {Logprobs.GetRawText()}");
+        if (Echo == true)
+            throw new ServingRequestException("echo with logprobs would need the prompt's log-probabilities, which this server does not compute: send echo or logprobs, not both");
+        return k;
+    }
+
     /// <summary>What both OpenAI endpoints refuse by name rather than ignore.</summary>
     public void CheckOpenAiFields(bool chat)
     {
-        bool logprobs = Logprobs.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null or JsonValueKind.False);
-        if (logprobs || TopLogprobs is not null)
-            throw new ServingRequestException($"{(logprobs ? "logprobs" : "top_logprobs")} is not supported by this server");
         if (chat && Echo is not null)
             throw new ServingRequestException("echo is a field of /v1/completions, not of /v1/chat/completions");
         if (StreamOptions is not null && Stream != true)
             throw new ServingRequestException("stream_options is only allowed with stream: true");
         if (Content is not null || Tokens is not null)
             throw new ServingRequestException($"{(Content is not null ? "content" : "tokens")} is a field of session messages; this endpoint takes {(chat ? "messages" : "prompt")}");
+        // Checked before the prompt is tokenized, so a bad field is named whatever else is wrong.
+        StopStrings();
+        TopLogprobsCount(chat);
     }
 
     /// <summary>A new session takes sampling fields only; what belongs to a turn is refused.</summary>

@@ -100,6 +100,7 @@ public static class OpenAiEndpoints
         var sampling = request.Sampling();
         ulong seed = request.Seed!.Value;
         bool echo = request.Echo == true;
+        int topLogprobs = request.TopLogprobsCount(chat);
         string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         string kind = chat ? "chat.completion" : "text_completion";
@@ -141,9 +142,10 @@ public static class OpenAiEndpoints
             await events.DoneAsync();
             return;
         }
+        var tokenizer = model.Tokenizer;
         object[] bodies = [.. results.Select((r, index) => chat
-            ? (object)new { index, message = new { role = "assistant", content = r.Text }, finish_reason = r.FinishReason, token_ids = r.Tokens }
-            : new { index, text = (echo ? prompts[index / n].Text : "") + r.Text, finish_reason = r.FinishReason, token_ids = r.Tokens })];
+            ? (object)new { index, message = new { role = "assistant", content = r.Text }, logprobs = LogprobsJson.Chat(tokenizer, r.Tokens, r.Logprobs), finish_reason = r.FinishReason, token_ids = r.Tokens }
+            : new { index, text = (echo ? prompts[index / n].Text : "") + r.Text, logprobs = LogprobsJson.Completion(tokenizer, r.Tokens, r.Logprobs, 0), finish_reason = r.FinishReason, token_ids = r.Tokens })];
         await http.Response.WriteAsJsonAsync(new { id, @object = kind, created, model = model.Name, seed, choices = bodies, usage }, ApiJson.Options);
 
         async Task<TurnRunner.Result> ChoiceAsync(int index, Prompt prompt)
@@ -152,14 +154,18 @@ public static class OpenAiEndpoints
             await session.CreateAsync(new SessionSpec(model.Name, owner, sampling with { Seed = GenerationRequest.ChoiceSeed(seed, index) }, Ephemeral: true));
             try
             {
-                var input = new TurnInput(prompt.Tokens, maxTokens, request.StopAtEos ?? true);
+                var input = new TurnInput(prompt.Tokens, maxTokens, request.StopAtEos ?? true, topLogprobs);
                 bool first = true;
-                TurnRunner.PieceHandler? onPiece = events is null ? null : async (piece, token, finish) =>
+                int offset = 0;
+                TurnRunner.PieceHandler? onPiece = events is null ? null : async (piece, token, finish, logprobs) =>
                 {
+                    TokenLogprobs[] these = logprobs is null ? [] : [logprobs];
+                    string text = (first && echo ? prompt.Text : "") + piece;
                     object chunk = chat
-                        ? new { id, @object = kind + ".chunk", created, model = model.Name, seed, choices = new[] { new { index, delta = first ? (object)new { role = "assistant", content = piece } : new { content = piece }, finish_reason = finish, token_ids = new[] { token } } } }
-                        : new { id, @object = kind, created, model = model.Name, seed, choices = new[] { new { index, text = (first && echo ? prompt.Text : "") + piece, finish_reason = finish, token_ids = new[] { token } } } };
+                        ? new { id, @object = kind + ".chunk", created, model = model.Name, seed, choices = new[] { new { index, delta = first ? (object)new { role = "assistant", content = piece } : new { content = piece }, logprobs = LogprobsJson.Chat(model.Tokenizer, [token], these), finish_reason = finish, token_ids = new[] { token } } } }
+                        : new { id, @object = kind, created, model = model.Name, seed, choices = new[] { new { index, text, logprobs = LogprobsJson.Completion(model.Tokenizer, [token], these, offset), finish_reason = finish, token_ids = new[] { token } } } };
                     first = false;
+                    offset += logprobs is null ? 0 : model.Tokenizer.Decode([token]).Length;
                     await events.WriteAsync(chunk);
                 };
                 return await TurnRunner.RunAsync(session, input, model.Tokenizer, stop, onPiece, failed.Token);

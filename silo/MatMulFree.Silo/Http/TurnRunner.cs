@@ -12,10 +12,11 @@ namespace MatMulFree.Silo.Http;
 /// </summary>
 public static class TurnRunner
 {
-    public sealed record Result(string Text, int[] Tokens, string FinishReason);
+    /// <param name="Logprobs">One per token when the turn asked for them; empty otherwise.</param>
+    public sealed record Result(string Text, int[] Tokens, string FinishReason, TokenLogprobs[] Logprobs);
 
-    /// <summary>Called per generated token with the text it releases (often "" while a stop string may be starting), its id, and the finish reason on the last.</summary>
-    public delegate Task PieceHandler(string text, int token, string? finishReason);
+    /// <summary>Called per generated token with the text it releases (often "" while a stop string may be starting), its id, the finish reason on the last, and its log-probabilities when asked for.</summary>
+    public delegate Task PieceHandler(string text, int token, string? finishReason, TokenLogprobs? logprobs);
 
     /// <summary>Token ids of a prompt: every id checked against the model, the length against the limit.</summary>
     public static int[] Encode(ServedModel model, string text, bool addBos, SiloSettings settings)
@@ -42,7 +43,7 @@ public static class TurnRunner
         Func<string, int, string?, object> chunk, CancellationToken cancellationToken)
     {
         var writer = new EventWriter(response);
-        var result = await RunAsync(session, input, tokenizer, [], (piece, token, finish) => writer.WriteAsync(chunk(piece, token, finish)), cancellationToken);
+        var result = await RunAsync(session, input, tokenizer, [], (piece, token, finish, _) => writer.WriteAsync(chunk(piece, token, finish)), cancellationToken);
         await writer.DoneAsync();
         return result;
     }
@@ -54,6 +55,7 @@ public static class TurnRunner
         var decoder = tokenizer.CreateStreamingDecoder();
         var stops = new StopSequences(stop);
         var tokens = new List<int>();
+        var logprobs = new List<TokenLogprobs>();
         var text = new System.Text.StringBuilder();
         string finish = "length";
         using var turn = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -64,6 +66,8 @@ public static class TurnRunner
             {
                 var e = events.Current;
                 tokens.Add(e.Token);
+                if (e.Logprobs is not null)
+                    logprobs.Add(e.Logprobs);
                 string piece = decoder.Push(e.Token);
                 if (e.FinishReason is not null)
                     piece += decoder.Flush();
@@ -78,7 +82,7 @@ public static class TurnRunner
                 bool last = stops.Stopped || e.FinishReason is not null;
                 text.Append(piece);
                 if (onPiece is not null)
-                    await onPiece(piece, e.Token, last ? finish : null);
+                    await onPiece(piece, e.Token, last ? finish : null, e.Logprobs);
                 if (last)
                     break;
             }
@@ -97,8 +101,8 @@ public static class TurnRunner
             }
         }
         if (tokens.Count == 0 && onPiece is not null)
-            await onPiece("", -1, finish);
-        return new Result(text.ToString(), [.. tokens], finish);
+            await onPiece("", -1, finish, null);
+        return new Result(text.ToString(), [.. tokens], finish, [.. logprobs]);
     }
 
     /// <summary>

@@ -23,7 +23,7 @@ public sealed class Sampler
 
     /// <summary>How often each id was produced, and the distinct ids produced (in order): only when a presence or frequency penalty is set.</summary>
     private readonly int[]? _counts, _produced;
-    private int _distinct;
+    private int _distinct, _lastLength;
     private int _stamp;
     private ulong _rng;
 
@@ -62,6 +62,7 @@ public sealed class Sampler
             throw new EngineException($"the logits hold {v} values, the sampler was made for a vocabulary of {_scratch.Length}");
         var z = _scratch.AsSpan(0, v);
         logits.CopyTo(z);
+        _lastLength = v;
         if (_options.RepetitionPenalty != 1f)
             Penalize(z, history);
         if (_counts is null)
@@ -90,6 +91,32 @@ public sealed class Sampler
         if (_options.TopP < 1f)
             return SampleNucleus(z);
         return SampleAll(z);
+    }
+
+    /// <summary>
+    /// The log-probability of <paramref name="token"/> in the distribution the last <see cref="Next(ReadOnlySpan{float}, ReadOnlySpan{int})"/>
+    /// drew from: the softmax of its logits after the penalties, at the temperature (at 1 when greedy,
+    /// whose draw has no spread), over the whole vocabulary, before top-k and top-p cut it. The
+    /// <paramref name="topIds"/>.Length most likely ids go there, best first, their log-probabilities
+    /// into <paramref name="topLogprobs"/>. Call it before the next draw; it allocates nothing.
+    /// </summary>
+    public float LogProbability(int token, Span<int> topIds, Span<float> topLogprobs)
+    {
+        var z = _scratch.AsSpan(0, _lastLength);
+        if (_lastLength == 0 || (uint)token >= (uint)z.Length)
+            throw new EngineException($"log-probability of token {token} asked before a draw over a vocabulary holding it");
+        double t = _options.Temperature > 0 ? _options.Temperature : 1, max = z[ArgMax(z)], sum = 0;
+        foreach (float l in z)
+            sum += Math.Exp((l - max) / t);
+        double logSum = Math.Log(sum);
+        int k = Math.Min(topIds.Length, z.Length);
+        var best = k > 0 ? TopK(z, k) : [];
+        for (int i = 0; i < k; i++)
+        {
+            topIds[i] = best[i];
+            topLogprobs[i] = (float)((z[best[i]] - max) / t - logSum);
+        }
+        return (float)((z[token] - max) / t - logSum);
     }
 
     public static int ArgMax(ReadOnlySpan<float> z)
