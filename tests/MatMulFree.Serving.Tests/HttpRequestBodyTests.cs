@@ -63,6 +63,17 @@ public sealed class HttpRequestBodyTests : HttpSiloTest
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
+    [Fact]
+    public async Task HttpApi_Post_Utf16BodyIs400NotValidUtf8()
+    {
+        var content = new ByteArrayContent(Encoding.Unicode.GetBytes("""{"model":"tiny","prompt":"Hello"}"""));
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse("application/json; charset=utf-16");
+        var response = await PostAsync("/v1/completions", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("not valid", ErrorMessage(await JsonAsync(response)));
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

@@ -236,6 +236,10 @@ public sealed class OpenAiParameterTests : HttpSiloTest
     [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","stream_options":{"include_usage":true}}""", "stream_options")]
     [InlineData("/v1/chat/completions", """{"model":"tiny","messages":[{"role":"user"}]}""", "messages[0].content")]
     [InlineData("/v1/chat/completions", """{"model":"tiny","messages":[{"role":"user","content":"x"},{"role":"assistant","content":null}]}""", "messages[1].content")]
+    [InlineData("/v1/chat/completions", """{"model":"tiny","messages":[null]}""", "messages[0] must be an object")]
+    [InlineData("/v1/chat/completions", """{"model":"tiny","messages":[{"role":"user","content":[{"type":"text","text":"x"}]}]}""", "$.messages[0].content")]
+    [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","seed":-1}""", "$.seed")]
+    [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","content":"b"}""", "content is a field of session messages")]
     [InlineData("/v1/sessions", """{"model":"tiny","stop":"x"}""", "stop")]
     [InlineData("/v1/sessions", """{"model":"tiny","n":2}""", "n is not")]
     public async Task OpenAiFields_Refused_400NamesTheField(string path, string body, string fragment)
