@@ -240,6 +240,11 @@ public sealed class OpenAiParameterTests : HttpSiloTest
     [InlineData("/v1/chat/completions", """{"model":"tiny","messages":[{"role":"user","content":[{"type":"text","text":"x"}]}]}""", "$.messages[0].content")]
     [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","seed":-1}""", "$.seed")]
     [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","content":"b"}""", "content is a field of session messages")]
+    [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","logit_bias":{"65":100}}""", "logit_bias is not supported")]
+    [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","suffix":"b"}""", "suffix is not supported")]
+    [InlineData("/v1/completions", """{"model":"tiny","prompt":"a","best_of":2}""", "best_of is not supported")]
+    [InlineData("/v1/chat/completions", """{"model":"tiny","messages":[{"role":"user","content":"x"}],"tools":[]}""", "tools is not supported")]
+    [InlineData("/v1/chat/completions", """{"model":"tiny","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}}""", "response_format is not supported")]
     [InlineData("/v1/sessions", """{"model":"tiny","stop":"x"}""", "stop")]
     [InlineData("/v1/sessions", """{"model":"tiny","n":2}""", "n is not")]
     public async Task OpenAiFields_Refused_400NamesTheField(string path, string body, string fragment)
@@ -248,6 +253,14 @@ public sealed class OpenAiParameterTests : HttpSiloTest
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains(fragment, ErrorMessage(await JsonAsync(response)));
+    }
+
+    [Fact]
+    public async Task Completions_FieldsThatChangeNothing_AreAccepted()
+    {
+        var response = await PostAsync("/v1/completions", """{"model":"tiny","prompt":"a","max_tokens":2,"user":"u-1","logit_bias":null,"metadata":{"k":"v"}}""");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
     [Theory]

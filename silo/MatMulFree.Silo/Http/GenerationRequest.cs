@@ -38,6 +38,17 @@ public sealed partial record GenerationRequest
     /// <summary>Extension: false keeps generating past EOS (benchmarks that need exactly max_tokens).</summary>
     public bool? StopAtEos { get; init; }
 
+    /// <summary>Fields of no property above: those in <see cref="Unsupported"/> are refused, the rest (<c>user</c>, <c>metadata</c>, …) change nothing.</summary>
+    [System.Text.Json.Serialization.JsonExtensionData]
+    public Dictionary<string, JsonElement>? Other { get; init; }
+
+    /// <summary>OpenAI fields that would change the answer and that this server does not implement.</summary>
+    private static readonly string[] Unsupported =
+    [
+        "best_of", "logit_bias", "suffix", "tools", "tool_choice", "parallel_tool_calls", "functions", "function_call",
+        "response_format", "modalities", "audio", "prediction", "reasoning_effort", "web_search_options",
+    ];
+
     /// <summary>
     /// The request with a seed: its own, or one drawn now, which the response returns so the same
     /// request can be replayed. Drawn below 2^53, so it survives a JavaScript client's numbers.
@@ -149,6 +160,9 @@ public sealed partial record GenerationRequest
             throw new ServingRequestException("stream_options is only allowed with stream: true");
         if (Content is not null || Tokens is not null)
             throw new ServingRequestException($"{(Content is not null ? "content" : "tokens")} is a field of session messages; this endpoint takes {(chat ? "messages" : "prompt")}");
+        foreach (string name in Unsupported)
+            if (Other?.GetValueOrDefault(name) is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) })
+                throw new ServingRequestException($"{name} is not supported by this server");
         // Checked before the prompt is tokenized, so a bad field is named whatever else is wrong.
         StopStrings();
         TopLogprobsCount(chat);
