@@ -83,7 +83,8 @@ public static class SiloHosting
     }
 
     /// <summary>A silo with the HTTP API inside the calling process (<c>mmf serve</c>, <c>mmf bench serve</c>), started.</summary>
-    public static async Task<WebApplication> StartEmbeddedAsync(SiloSettings settings, CancellationToken cancellationToken)
+    /// <param name="configure">Applied last before the build: tests add a log provider there.</param>
+    public static async Task<WebApplication> StartEmbeddedAsync(SiloSettings settings, CancellationToken cancellationToken, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder();
         // Inside a command, stdout belongs to the command (`--json` prints one object there).
@@ -98,6 +99,7 @@ public static class SiloHosting
         builder.Logging.AddFilter("Orleans.Runtime.Silo", Microsoft.Extensions.Logging.LogLevel.Error);
         builder.Logging.AddFilter("Orleans.Runtime.Watchdog", Microsoft.Extensions.Logging.LogLevel.Error);
         builder.AddMatMulFreeSilo(settings);
+        configure?.Invoke(builder);
         var app = builder.Build();
         app.MapMatMulFreeApi();
         try

@@ -90,7 +90,7 @@ public sealed class SessionGrain(
             if (tokens.Length == 0)
                 throw new ServingRequestException($"session {Id}: the message has no tokens");
             var started = Stopwatch.GetTimestamp();
-            var turn = new BackendTurn(Id, s.Incarnation, s.Turns, null, tokens, input.MaxTokens, input.StopAtEos, s.Sampling);
+            var turn = new BackendTurn(Id, s.Incarnation, s.Turns, null, tokens, input.MaxTokens, input.StopAtEos, s.Sampling, input.TopLogprobs);
             var excluded = new List<string>();
             int emitted = 0;
             for (int attempt = 1; ; attempt++)
@@ -125,7 +125,7 @@ public sealed class SessionGrain(
                     }
                     if (emitted++ == 0)
                         metrics.RecordTimeToFirstToken(s.Model, Stopwatch.GetElapsedTime(started));
-                    yield return new TurnEvent(ev.Token, ev.FinishReason);
+                    yield return new TurnEvent(ev.Token, ev.FinishReason, ev.Logprobs);
                     if (ev.FinishReason is not null)
                         yield break;
                 }

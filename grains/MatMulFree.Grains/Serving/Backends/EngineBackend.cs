@@ -216,21 +216,30 @@ public sealed class EngineBackend : IComputeBackend
         int token = s.Sampler.Next(logits, []);
         s.Produced++;
         _metrics?.RecordToken(Capabilities.Model);
+        var logprobs = s.Turn.TopLogprobs >= 0 ? LogProbabilities(s, token) : null;
         string? finish = s.Turn.StopAtEos && token == _eos ? "stop" : s.Produced >= s.Turn.MaxTokens ? "length" : null;
         if (finish is not null)
-            Finish(s, token, finish);
+            Finish(s, token, finish, logprobs);
         else
         {
-            s.Events.Writer.TryWrite(new BackendEvent(token, null));
+            s.Events.Writer.TryWrite(new BackendEvent(token, null, Logprobs: logprobs));
             s.NextInput = token;
         }
     }
 
-    private void Finish(TurnSequence s, int lastToken, string reason)
+    private static TokenLogprobs LogProbabilities(TurnSequence s, int token)
+    {
+        var ids = new int[Math.Min(s.Turn.TopLogprobs, 64)];
+        var top = new float[ids.Length];
+        float logprob = s.Sampler.LogProbability(token, ids, top);
+        return new TokenLogprobs(logprob, ids, top);
+    }
+
+    private void Finish(TurnSequence s, int lastToken, string reason, TokenLogprobs? logprobs = null)
     {
         var state = s.State!;
         _cache.Store(s.Turn.SessionId, s.Turn.Incarnation, s.Turn.Version + 1, state);
-        s.Complete(new BackendEvent(lastToken, reason, state.Serialize(), state.Tokens));
+        s.Complete(new BackendEvent(lastToken, reason, state.Serialize(), state.Tokens, Logprobs: logprobs));
     }
 
     private static void Guard(TurnSequence s, Action step)
