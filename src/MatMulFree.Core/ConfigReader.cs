@@ -13,6 +13,21 @@ internal sealed class ConfigReader(JsonObject root, string source)
 
     public int RequiredPositiveInt(string key) => PositiveInt(key, null);
 
+    /// <summary>The key's value if it is present and positive, null if it is absent (or JSON null).</summary>
+    public int? OptionalPositiveInt(string key) => Node(key, required: false) is null ? null : PositiveInt(key, null);
+
+    /// <summary>A string key that may take only the given values (the first is the default).</summary>
+    public string OneOf(string key, string fallback, string[] supported)
+    {
+        JsonNode? node = Node(key, required: false);
+        if (node is null) return fallback;
+        if (node is not JsonValue v || !v.TryGetValue(out string? value))
+            throw Wrong(key, "a string");
+        return supported.Contains(value, StringComparer.Ordinal)
+            ? value
+            : throw new ModelConfigException($"{source}: \"{key}\" is \"{value}\", which is not supported (supported: {string.Join(", ", supported)})");
+    }
+
     public int PositiveInt(string key, int? fallback)
     {
         int value = Int(key, fallback);
@@ -29,9 +44,11 @@ internal sealed class ConfigReader(JsonObject root, string source)
     {
         JsonNode? node = Node(key, required: false);
         if (node is null) return fallback;
-        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.GetValue<double>() is > 0 and var d)
-            return (float)d;
-        throw Wrong(key, "a positive number");
+        // Checked after the narrowing too: 1e-50 becomes 0 as a float and 1e300 infinity.
+        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out double d)
+            && (float)d is > 0 and var f && float.IsFinite(f))
+            return f;
+        throw Wrong(key, "a positive number that fits a float");
     }
 
     public bool Bool(string key, bool fallback)
@@ -45,11 +62,9 @@ internal sealed class ConfigReader(JsonObject root, string source)
     {
         JsonNode? node = Node(key, required: fallback is null);
         if (node is null) return fallback!.Value;
-        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.Number)
-        {
-            double d = v.GetValue<double>();
-            if (d == Math.Floor(d) && d is >= int.MinValue and <= int.MaxValue) return (int)d;
-        }
+        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out double d)
+            && d == Math.Floor(d) && d is >= int.MinValue and <= int.MaxValue)
+            return (int)d;
         throw Wrong(key, "a whole number");
     }
 
