@@ -51,6 +51,43 @@ public sealed class SafeTensorsFuzzTests : IDisposable
             OpenAndCheck([.. BitConverter.GetBytes((long)header.Length), .. header, .. new byte[file.DataBytes]]);
         }, iter: 3000, threads: 1, print: file => $"{file.Header} + {file.DataBytes} data bytes");
 
+    // Well-formed files and near misses: tensors laid end to end, then (kind 1-4) one offset or the
+    // data length moved by a few bytes. Kind 0 (untouched) must open; the others may not lie.
+    private static readonly Gen<(string[] DTypes, int[][] Shapes, int Kind, int Which, int Delta)> TiledFile =
+        Gen.Select(Gen.Select(Gen.OneOf("F32", "F16", "BF16", "I64", "I32", "U8", "BOOL"), Gen.Int[0, 3].Array[0, 3]).Array[0, 4],
+            Gen.Int[0, 4], Gen.Int[0, 3], Gen.Int[-9, 9],
+            (tensors, kind, which, delta) => (tensors.Select(t => t.Item1).ToArray(), tensors.Select(t => t.Item2).ToArray(), kind, which, delta));
+
+    [Fact]
+    public void Open_TiledFilesAndNearMisses_OpenExactlyWhenTheyTile() =>
+        TiledFile.Sample(file =>
+        {
+            var (header, dataBytes) = Tiled(file);
+            byte[] json = Encoding.UTF8.GetBytes(header);
+            bool opened = OpenAndCheck([.. BitConverter.GetBytes((long)json.Length), .. json, .. new byte[dataBytes]]);
+            if (file.Kind == 0 || file.Delta == 0) Assert.True(opened, "a file whose tensors tile its data was refused");
+        }, iter: 2000, threads: 1, print: file => Tiled(file).Header + $" + {Tiled(file).DataBytes} data bytes");
+
+    private static (string Header, long DataBytes) Tiled((string[] DTypes, int[][] Shapes, int Kind, int Which, int Delta) file)
+    {
+        var members = new List<string>();
+        long offset = 0;
+        for (int i = 0; i < file.DTypes.Length; i++)
+        {
+            int size = file.DTypes[i] switch { "I64" => 8, "F32" or "I32" => 4, "F16" or "BF16" => 2, _ => 1 };
+            long begin = offset, end = offset + size * file.Shapes[i].Aggregate(1L, (n, d) => n * d);
+            offset = end;
+            if (i == file.Which && file.Kind == 1) begin += file.Delta;
+            if (i == file.Which && file.Kind == 2) end += file.Delta;
+            if (i == file.Which && file.Kind == 3) { begin += file.Delta; end += file.Delta; }
+            members.Add($$"""
+                "t{{i}}":{"dtype":"{{file.DTypes[i]}}","shape":[{{string.Join(",", file.Shapes[i])}}],"data_offsets":[{{begin}},{{end}}]}
+                """);
+        }
+        long dataBytes = Math.Max(0, offset + (file.Kind == 4 ? file.Delta : 0));
+        return ("{" + string.Join(",", members) + "}", dataBytes);
+    }
+
     [Fact]
     public void Open_RandomByteCorruptions_OnlySafeTensorsExceptionEscapes()
     {
@@ -82,7 +119,8 @@ public sealed class SafeTensorsFuzzTests : IDisposable
         }, iter: 3000, threads: 1, print: changes => string.Join("; ", changes.Select(c => $"{c.Item1}@{c.Item2}={c.Item3:X2}")));
     }
 
-    private void OpenAndCheck(byte[] bytes)
+    /// <returns>Whether the file opened (and then its tensors tile its data exactly).</returns>
+    private bool OpenAndCheck(byte[] bytes)
     {
         string path = Path.Combine(_dir, "fuzz.safetensors");
         File.WriteAllBytes(path, bytes);
@@ -93,7 +131,7 @@ public sealed class SafeTensorsFuzzTests : IDisposable
         }
         catch (SafeTensorsException)
         {
-            return;
+            return false;
         }
         using (file)
         {
@@ -108,5 +146,6 @@ public sealed class SafeTensorsFuzzTests : IDisposable
             }
             Assert.Equal(bytes.Length, covered);
         }
+        return true;
     }
 }
