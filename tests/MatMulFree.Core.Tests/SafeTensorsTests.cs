@@ -184,6 +184,23 @@ public sealed class SafeTensorsTests : IDisposable
     }
 
     [Fact]
+    public void RawBytes_TensorOver2GiB_NamesItsSize()
+    {
+        // A sparse file: 2 GiB of data that takes no disk space.
+        string path = Path.Combine(_dir, "big.safetensors");
+        byte[] header = Encoding.UTF8.GetBytes("""{"big":{"dtype":"I64","shape":[268435457],"data_offsets":[0,2147483656]}}""");
+        using (var stream = new FileStream(path, FileMode.Create))
+        {
+            stream.Write([.. BitConverter.GetBytes((long)header.Length), .. header]);
+            stream.SetLength(8 + header.Length + 2147483656L);
+        }
+        using SafeTensorsFile file = SafeTensorsFile.Open(path);
+        var e = Assert.Throws<SafeTensorsException>(() => file.ReadInt64("big"));
+        Assert.Contains("'big'", e.Message);
+        Assert.Contains("2147483656 bytes", e.Message);
+    }
+
+    [Fact]
     public void ReadFloat32_WrongShapeOrMissingTensor_NamesIt()
     {
         using SafeTensorsFile file = SafeTensorsFile.Open(WriteValid());

@@ -230,15 +230,17 @@ public sealed unsafe class SafeTensorsFile : ITensorSource, IDisposable
     {
         TensorEntry entry = Entry(name);
         ObjectDisposedException.ThrowIf(_view is null, this);
-        return new ReadOnlySpan<byte>(_base + entry.DataOffset, checked((int)entry.ByteLength));
+        if (entry.ByteLength > Array.MaxLength)
+            throw new SafeTensorsException($"{Path}: tensor '{name}' is {entry.ByteLength} bytes; this reader takes tensors of up to {Array.MaxLength} bytes (one span)");
+        return new ReadOnlySpan<byte>(_base + entry.DataOffset, (int)entry.ByteLength);
     }
 
     public float[] ReadFloat32(string name, params long[] expectedShape)
     {
         TensorEntry entry = Entry(name);
         CheckShape(entry, expectedShape);
+        ReadOnlySpan<byte> raw = RawBytes(name); // first: it refuses a tensor too large to allocate
         var result = new float[entry.ElementCount];
-        ReadOnlySpan<byte> raw = RawBytes(name);
         switch (entry.DType)
         {
             case TensorDType.F32:
