@@ -20,7 +20,7 @@ public sealed class SafeTensorsFuzzTests : IDisposable
         "9223372036854775808", "\"8\"", "null", "[]", "{}", "true");
 
     private static readonly Gen<string> DType = Gen.OneOf(
-        "\"F32\"", "\"F16\"", "\"BF16\"", "\"I64\"", "\"I32\"", "\"U8\"", "\"BOOL\"", "\"Q4\"", "\"1\"", "\"F32, F16\"", "\"\"", "3", "null");
+        "\"F32\"", "\"F16\"", "\"BF16\"", "\"I64\"", "\"I32\"", "\"U8\"", "\"BOOL\"", "\"Q4\"", "\"\\uDC00\"", "\"1\"", "\"F32, F16\"", "\"\"", "3", "null");
 
     private static readonly Gen<string> Entry =
         Gen.Select(DType, Number.Array[0, 3], Number.Array[1, 3], Gen.Int[0, 9], (dtype, shape, offsets, form) => form switch
@@ -36,7 +36,7 @@ public sealed class SafeTensorsFuzzTests : IDisposable
         "\"__metadata__\":[\"x\"]", "\"__metadata__\":{},\"__metadata__\":{}", "\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"}");
 
     private static readonly Gen<(string Header, int DataBytes)> StructuredFile =
-        Gen.Select(Metadata, Gen.Select(Gen.OneOf("a", "b", "c", "a"), Entry).Array[0, 4], Gen.Int[0, 24],
+        Gen.Select(Metadata, Gen.Select(Gen.OneOf("a", "b", "c", "a", "\\uD800"), Entry).Array[0, 4], Gen.Int[0, 24],
             (metadata, entries, dataBytes) =>
             {
                 var members = entries.Select(e => $"\"{e.Item1}\":{e.Item2}").Prepend(metadata).Where(m => m.Length > 0);

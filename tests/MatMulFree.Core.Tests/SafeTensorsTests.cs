@@ -161,6 +161,9 @@ public sealed class SafeTensorsTests : IDisposable
     [InlineData("""{"__metadata__":5,"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", "__metadata__")]
     [InlineData("""{"__metadata__":{"format":1},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", "__metadata__")]
     [InlineData(""" {"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", "must begin with '{'")]
+    [InlineData("""{"\uD800":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", "not valid")]
+    [InlineData("""{"w":{"dtype":"\uDC00","shape":[2],"data_offsets":[0,8]}}""", "not valid")]
+    [InlineData("""{"__metadata__":{"k":"\uD800x"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", "not valid")]
     public void Open_MalformedEntry_NamesTheProblem(string header, string expected)
     {
         string path = WriteRaw(Encoding.UTF8.GetBytes(header), 8);

@@ -105,19 +105,27 @@ public sealed unsafe class SafeTensorsFile : ITensorSource, IDisposable
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw new SafeTensorsException($"{path}: header must be a JSON object");
             bool sawMetadata = false;
-            foreach (JsonProperty property in document.RootElement.EnumerateObject())
+            try
             {
-                if (property.Name == MetadataKey)
+                foreach (JsonProperty property in document.RootElement.EnumerateObject())
                 {
-                    if (sawMetadata)
-                        throw new SafeTensorsException($"{path}: \"{MetadataKey}\" appears twice in the header");
-                    sawMetadata = true;
-                    ReadMetadata(path, property.Value, metadata);
-                    continue;
+                    if (property.Name == MetadataKey)
+                    {
+                        if (sawMetadata)
+                            throw new SafeTensorsException($"{path}: \"{MetadataKey}\" appears twice in the header");
+                        sawMetadata = true;
+                        ReadMetadata(path, property.Value, metadata);
+                        continue;
+                    }
+                    if (tensors.ContainsKey(property.Name))
+                        throw new SafeTensorsException($"{path}: tensor '{property.Name}' appears twice in the header");
+                    tensors[property.Name] = ParseEntry(path, property, dataStart, dataLength);
                 }
-                if (tensors.ContainsKey(property.Name))
-                    throw new SafeTensorsException($"{path}: tensor '{property.Name}' appears twice in the header");
-                tensors[property.Name] = ParseEntry(path, property, dataStart, dataLength);
+            }
+            catch (InvalidOperationException e)
+            {
+                // Valid UTF-8 can still escape a lone surrogate ("\uD800"): no string holds it.
+                throw new SafeTensorsException($"{path}: header is not valid JSON text ({e.Message})");
             }
         }
         CheckTiling(path, tensors.Values, dataStart, dataLength);
