@@ -6,10 +6,7 @@ namespace MatMulFree.Core;
 /// <summary>Typed access to a JSON config object whose every error names the key and the file.</summary>
 internal sealed class ConfigReader(JsonObject root, string source)
 {
-    public string RequiredString(string key) =>
-        Node(key, required: true) is JsonValue v && v.TryGetValue(out string? s)
-            ? s
-            : throw Wrong(key, "a string");
+    public string RequiredString(string key) => Text(key, Node(key, required: true)) ?? throw Wrong(key, "a string");
 
     public int RequiredPositiveInt(string key) => PositiveInt(key, null);
 
@@ -21,8 +18,7 @@ internal sealed class ConfigReader(JsonObject root, string source)
     {
         JsonNode? node = Node(key, required: false);
         if (node is null) return fallback;
-        if (node is not JsonValue v || !v.TryGetValue(out string? value))
-            throw Wrong(key, "a string");
+        string value = Text(key, node) ?? throw Wrong(key, "a string");
         return supported.Contains(value, StringComparer.Ordinal)
             ? value
             : throw new ModelConfigException($"{source}: \"{key}\" is \"{value}\", which is not supported (supported: {string.Join(", ", supported)})");
@@ -68,6 +64,19 @@ internal sealed class ConfigReader(JsonObject root, string source)
         throw Wrong(key, "a whole number");
     }
 
+    private string? Text(string key, JsonNode? node)
+    {
+        try
+        {
+            return node is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+        }
+        catch (InvalidOperationException)
+        {
+            // The string escapes a lone surrogate ("\uD800"): it is no text at all.
+            throw Wrong(key, "a string of valid text");
+        }
+    }
+
     // A key present with JSON null counts as absent (Hugging Face writes "intermediate_size": null).
     private JsonNode? Node(string key, bool required)
     {
@@ -78,5 +87,17 @@ internal sealed class ConfigReader(JsonObject root, string source)
     }
 
     private ModelConfigException Wrong(string key, string expected) =>
-        new($"{source}: \"{key}\" must be {expected}, got {root[key]?.ToJsonString() ?? "null"}");
+        new($"{source}: \"{key}\" must be {expected}, got {Shown(root[key])}");
+
+    private static string Shown(JsonNode? node)
+    {
+        try
+        {
+            return node?.ToJsonString() ?? "null";
+        }
+        catch (InvalidOperationException)
+        {
+            return "a string with a lone surrogate";
+        }
+    }
 }

@@ -105,8 +105,25 @@ public sealed record ModelConfig
         {
             throw new ModelConfigException($"{source}: not valid JSON ({e.Message})");
         }
+        catch (InvalidOperationException e)
+        {
+            // A key that escapes a lone surrogate ("\uDC00") fails the duplicate check's decoding.
+            throw new ModelConfigException($"{source}: not valid JSON text ({e.Message})");
+        }
 
-        var reader = new ConfigReader(root, source);
+        try
+        {
+            return Read(new ConfigReader(root, source), source);
+        }
+        catch (InvalidOperationException e)
+        {
+            // Backstop for any other string that escapes a lone surrogate, met when first read.
+            throw new ModelConfigException($"{source}: not valid JSON text ({e.Message})");
+        }
+    }
+
+    private static ModelConfig Read(ConfigReader reader, string source)
+    {
         string modelType = reader.RequiredString("model_type");
         if (modelType != ModelType)
             throw new ModelConfigException($"{source}: model_type is \"{modelType}\", expected \"{ModelType}\"");

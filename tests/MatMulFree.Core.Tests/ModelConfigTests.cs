@@ -67,6 +67,8 @@ public sealed class ModelConfigTests
     [InlineData(""","hidden_ratio":2147483647}""", "hidden_ratio 2147483647")]
     [InlineData(""","num_hidden_layers":2147483647}""", "num_hidden_layers 2147483647")]
     [InlineData(""","hidden_act":"swish","hidden_act":"relu"}""", "Duplicate property 'hidden_act'")]
+    [InlineData(""","hidden_act":"\uD800"}""", "\"hidden_act\" must be a string of valid text")]
+    [InlineData(""","\uDC00":1}""", "not valid JSON text")]
     public void Parse_UnsupportedOrOverflowingValue_NamesTheKey(string extra, string expected)
     {
         string[] defaults = ["\"vocab_size\":256", "\"hidden_size\":64", "\"num_hidden_layers\":2"];
