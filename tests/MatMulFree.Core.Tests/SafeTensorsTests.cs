@@ -176,6 +176,7 @@ public sealed class SafeTensorsTests : IDisposable
     [InlineData("""{"weight_map":{"w":5}}""", "weight_map entry 'w' is not a file name")]
     [InlineData("""{"weight_map":{"w":null}}""", "weight_map entry 'w' is not a file name")]
     [InlineData("""{"weight_map":{"w":"a.safetensors","w":"b.safetensors"}}""", "weight_map entry 'w' appears twice")]
+    [InlineData("""{"weight_map":{"\uD800":"a.safetensors"}}""", "not valid JSON text")]
     [InlineData("""{"weight_map":[]}""", "no \"weight_map\" object")]
     [InlineData("""[]""", "no \"weight_map\" object")]
     public void CheckpointOpen_BadIndex_NamesTheProblem(string index, string expected)

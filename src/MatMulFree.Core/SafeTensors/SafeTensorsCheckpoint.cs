@@ -59,6 +59,11 @@ public sealed class SafeTensorsCheckpoint : ITensorSource, IDisposable
         {
             throw new SafeTensorsException($"{indexPath}: not valid JSON ({e.Message})");
         }
+        catch (InvalidOperationException e)
+        {
+            // A name that escapes a lone surrogate ("\uD800") is valid JSON but no string.
+            throw new SafeTensorsException($"{indexPath}: not valid JSON text ({e.Message})");
+        }
 
         var shards = new Dictionary<string, SafeTensorsFile>(StringComparer.Ordinal);
         var fileOf = new Dictionary<string, SafeTensorsFile>(StringComparer.Ordinal);
