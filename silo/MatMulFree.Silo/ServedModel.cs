@@ -18,8 +18,9 @@ public sealed class ServedModel(string name, string source, ModelConfig config, 
 
     /// <summary>
     /// A folder (converted model.mmfserve first, else the checkpoint, converted now), a store URI or
-    /// a path inside <paramref name="store"/> (…/models/NAME[/VERSION], or a run's checkpoint
-    /// …/runs/RUN[/checkpoints/STEP]), or random:PRESET.
+    /// a path inside <paramref name="store"/> (…/models/NAME[/VERSION], or a training run's checkpoint
+    /// …/runs/RUN[/checkpoints/STEP]; served from a copy in <paramref name="cacheRoot"/>, checked
+    /// against its manifest), or random:PRESET.
     /// </summary>
     public static ServedModel Load(string source, string cacheRoot, Action<string>? notice = null, string? store = null)
     {
@@ -29,8 +30,9 @@ public sealed class ServedModel(string name, string source, ModelConfig config, 
             var shape = ModelConfig.Preset(preset);
             return new ServedModel($"random-{preset}", source, shape, new ByteTokenizer(shape.VocabSize, shape.BosTokenId, shape.EosTokenId), ServingConverter.Random(shape, seed: 1));
         }
-        // A local folder store's …/models/NAME is a folder too, but holds versions, not a model.
-        bool modelFolder = Directory.Exists(source)
+        // A local folder store's …/models/NAME is a folder too, but holds versions, not a model; its
+        // …/models/NAME/VERSION looks like a model folder, but is the store's and is read through it (checked).
+        bool modelFolder = Directory.Exists(source) && !IsStoreVersion(source)
             && (File.Exists(Path.Combine(source, ModelFolder.ConfigFileName)) || File.Exists(Path.Combine(source, ServingFile.FileName)));
         // An existing folder is a local store's path as it was typed; anything else may be a path inside --store.
         var location = modelFolder ? null : Directory.Exists(source) ? StoreLocation.Parse(source) : StoreLocation.Resolve(source, store);
@@ -57,30 +59,38 @@ public sealed class ServedModel(string name, string source, ModelConfig config, 
                 : $"--model {source}: not a folder, and not a store path of the form …/models/NAME[/VERSION] or …/runs/RUN[/checkpoints/STEP]");
         var store = new ModelStore(location.Open());
         var version = store.ResolveAsync(parts[1], parts.Length == 3 ? parts[2] : null).GetAwaiter().GetResult();
-        string destination = Path.Combine(cacheRoot, parts[1], version.Version);
-        if (!File.Exists(Path.Combine(destination, ModelFolder.ConfigFileName)))
-        {
-            notice?.Invoke($"pulling model {parts[1]} version {version.Version} from {location.Store} into {destination}");
-            store.PullAsync(parts[1], version.Version, destination).GetAwaiter().GetResult();
-        }
-        return destination;
+        return new ModelCache(cacheRoot).ResolveAsync(store, version, notice).GetAwaiter().GetResult();
     }
 
-    /// <summary>A training run's checkpoint (default: its latest) holds config.json and model.safetensors: a Hugging Face folder.</summary>
+    /// <summary>
+    /// A training run's checkpoint (default: its latest) holds config.json and model.safetensors, a
+    /// Hugging Face folder. It is a snapshot like a model version (files under a manifest), so it is
+    /// cached the same way, under a name of its own.
+    /// </summary>
     private static string PullCheckpoint(StoreLocation location, string run, string? stepText, string cacheRoot, Action<string>? notice)
     {
         long? step = stepText is null ? null
             : long.TryParse(stepText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long s) ? s
             : throw new MatMulFreeException($"--model {location}: checkpoint step '{stepText}' is not a step number");
-        var checkpoints = new CheckpointStore(location.Open());
-        var checkpoint = checkpoints.ResolveAsync(run, step).GetAwaiter().GetResult();
-        string destination = Path.Combine(cacheRoot, StoreLayout.Runs, run, checkpoint.Step.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        if (!File.Exists(Path.Combine(destination, ModelFolder.ConfigFileName)))
+        var blobs = location.Open();
+        var checkpoint = new CheckpointStore(blobs).ResolveAsync(run, step).GetAwaiter().GetResult();
+        var snapshot = new ModelVersion($"run-{run}", checkpoint.Step.ToString(System.Globalization.CultureInfo.InvariantCulture), checkpoint.Prefix, checkpoint.Manifest);
+        return new ModelCache(cacheRoot).ResolveAsync(new ModelStore(blobs), snapshot, notice).GetAwaiter().GetResult();
+    }
+
+    private static bool IsStoreVersion(string folder)
+    {
+        // A push writes the claim first and the manifest last: either marks the folder as the store's.
+        if (!File.Exists(Path.Combine(folder, StoreLayout.ManifestFile)) && !File.Exists(Path.Combine(folder, StoreLayout.ClaimFile))) return false;
+        try
         {
-            notice?.Invoke($"pulling run {run} checkpoint {checkpoint.Step} from {location.Store} into {destination}");
-            checkpoints.LoadAsync(run, destination, checkpoint.Step).GetAwaiter().GetResult();
+            return StoreLocation.Parse(folder).Path.Split('/') is [StoreLayout.Models, var name, var version]
+                && StoreLayout.ModelVersion(name, version).Length > 0;
         }
-        return destination;
+        catch (StoreLocationException)
+        {
+            return false; // a path no store could have: a plain folder
+        }
     }
 
     public void Dispose() => Engine.Dispose();

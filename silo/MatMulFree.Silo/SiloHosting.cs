@@ -6,6 +6,7 @@ using MatMulFree.Grains.Training;
 using MatMulFree.Grains.Serving.Backends;
 using MatMulFree.Silo.Http;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.HostFiltering;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -52,7 +53,12 @@ public static class SiloHosting
             .AddMeter(ServingMetrics.MeterName, "Microsoft.Orleans")
             .AddPrometheusExporter());
         if (builder is WebApplicationBuilder web && settings.HttpUrl is { Length: > 0 } url)
+        {
             web.WebHost.UseUrls(url);
+            // Configuration's own AllowedHosts, when given, decides instead.
+            if (LoopbackHosts.OnlyLoopback(url) && builder.Configuration["AllowedHosts"] is not { Length: > 0 })
+                builder.Services.Configure<HostFilteringOptions>(o => o.AllowedHosts = [.. LoopbackHosts.Names]);
+        }
         return builder;
     }
 
@@ -69,27 +75,40 @@ public static class SiloHosting
         silo.Services.AddSingleton<ModelCatalog>();
         silo.Services.AddSingleton(sp => sp.GetRequiredService<ModelCatalog>().CreateBackends(settings, sp.GetRequiredService<ServingMetrics>()));
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, BackendStartup>();
+        silo.Services.AddSingleton<SessionOwners>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SessionOwners>());
         foreach (var configure in settings.ConfigureSilo)
             configure(silo);
         return silo;
     }
 
-    /// <summary>The HTTP API (OpenAI-compatible and sessions) and Prometheus /metrics.</summary>
     /// <summary>A silo with the HTTP API inside the calling process (<c>mmf serve</c>, <c>mmf bench serve</c>), started.</summary>
-    public static async Task<WebApplication> StartEmbeddedAsync(SiloSettings settings, CancellationToken cancellationToken)
+    /// <param name="configure">Applied last before the build: tests add a log provider there.</param>
+    public static async Task<WebApplication> StartEmbeddedAsync(SiloSettings settings, CancellationToken cancellationToken, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder();
         // Inside a command, stdout belongs to the command (`--json` prints one object there).
         builder.Logging.ClearProviders();
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = Microsoft.Extensions.Logging.LogLevel.Trace);
         builder.Logging.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Warning);
+        // Two of Orleans' start-up warnings say nothing about this process. The silo's notes that
+        // ServerGC is off: it is off on purpose (the silo's project file). And the watchdog's
+        // "participant check thread has not completed … deadlock": its platform thread makes a first
+        // check before the component check's timestamp is set, so on a busy machine it reports the
+        // time since boot (00:14:24 in a process 4 s old) as a stall; nothing is blocked.
+        builder.Logging.AddFilter("Orleans.Runtime.Silo", Microsoft.Extensions.Logging.LogLevel.Error);
+        builder.Logging.AddFilter("Orleans.Runtime.Watchdog", Microsoft.Extensions.Logging.LogLevel.Error);
         // A failed start is thrown to the caller, who reports it once; the host would also log it, stack trace and all.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", Microsoft.Extensions.Logging.LogLevel.None);
         builder.AddMatMulFreeSilo(settings);
+        configure?.Invoke(builder);
         var app = builder.Build();
         app.MapMatMulFreeApi();
         try
         {
+            // Models load (and pull, and fail on a bad store) before the host starts: inside its
+            // start a failure is logged as a page of "Hosting failed to start" before it surfaces.
+            app.Services.GetRequiredService<ModelCatalog>();
             await app.StartAsync(cancellationToken);
         }
         catch (Exception e)
@@ -107,10 +126,18 @@ public static class SiloHosting
         return app;
     }
 
+    /// <summary>The HTTP API (OpenAI-compatible and sessions) and Prometheus /metrics.</summary>
     public static WebApplication MapMatMulFreeApi(this WebApplication app)
     {
         app.UseMiddleware<ApiErrorMiddleware>();
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        var settings = app.Services.GetRequiredService<SiloSettings>();
+        // Behind the API keys like the rest (a Prometheus scrape job sends one as its bearer token):
+        // the series name the models and show the load.
+        app.MapPrometheusScrapingEndpoint("/metrics", meterProvider: null, optionsName: null, configureBranchedPipeline: metrics => metrics.Use((context, next) =>
+        {
+            ApiCaller.Owner(context, settings);
+            return next(context);
+        }));
         app.MapGet("/healthz", () => Results.Text("ok"));
         app.MapOpenAiEndpoints();
         app.MapSessionEndpoints();

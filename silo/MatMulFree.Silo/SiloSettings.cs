@@ -44,8 +44,8 @@ public sealed class SiloSettings
     public int MaxPromptTokens { get; init; } = 8192;
     public int MaxNewTokens { get; init; } = 4096;
 
-    /// <summary>Where models pulled from a store are kept.</summary>
-    public string ModelCache { get; init; } = Path.Combine(Path.GetTempPath(), "mmf-model-cache");
+    /// <summary>Where models pulled from a store are kept: the user's cache directory (not a shared /tmp), owner-only.</summary>
+    public string ModelCache { get; init; } = Storage.ModelCache.DefaultRoot;
 
     /// <summary>Further silo configuration (other grains, providers) applied after the serving setup.</summary>
     public List<Action<ISiloBuilder>> ConfigureSilo { get; init; } = [];
@@ -70,7 +70,7 @@ public sealed class SiloSettings
             EngineThreads = Int(c, "EngineThreads", 0),
             MaxPromptTokens = Int(c, "MaxPromptTokens", 8192),
             MaxNewTokens = Int(c, "MaxNewTokens", 4096),
-            ModelCache = c["ModelCache"] ?? Path.Combine(Path.GetTempPath(), "mmf-model-cache"),
+            ModelCache = c["ModelCache"] ?? Storage.ModelCache.DefaultRoot,
         };
     }
 

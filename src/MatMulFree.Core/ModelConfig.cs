@@ -6,7 +6,8 @@ namespace MatMulFree.Core;
 /// <summary>
 /// The architecture of one MatMul-free model, read from a Hugging Face <c>config.json</c>
 /// (<c>model_type: "hgrn_bit"</c>). Unknown keys are ignored, as Hugging Face does; a missing
-/// required key or a value of the wrong type is an error that names the key.
+/// required key, a value of the wrong type, a value this model cannot honour (<c>hidden_act</c>
+/// other than swish) or sizes too large for a tensor are errors that name the key.
 /// </summary>
 public sealed record ModelConfig
 {
@@ -49,8 +50,40 @@ public sealed record ModelConfig
     public int MixerWidth => HiddenSize * ExpandRatio;
 
     /// <summary>The MLP width Hugging Face's HGRNBitConfig derives when intermediate_size is null.</summary>
-    public static int DefaultIntermediateSize(int hiddenSize, int hiddenRatio) =>
-        256 * (int)Math.Ceiling((int)(hiddenSize * hiddenRatio * 2.0 / 3.0) / 256.0);
+    public static int DefaultIntermediateSize(int hiddenSize, int hiddenRatio) => checked((int)DerivedIntermediateSize(hiddenSize, hiddenRatio));
+
+    // In 128 bits: hidden_size × hidden_ratio × 2 overflows 32 bits (and 64) long before a user notices.
+    private static Int128 DerivedIntermediateSize(long hiddenSize, long hiddenRatio) =>
+        256 * (((Int128)hiddenSize * hiddenRatio * 2 / 3 + 255) / 256);
+
+    /// <summary>
+    /// Every weight matrix must fit one array (the engine and the trainer read a tensor into one):
+    /// the sizes are multiplied in 128 bits, so a huge value is named, not wrapped into a small
+    /// or negative one that fails later under another key's name.
+    /// </summary>
+    private static void CheckSizes(string source, long vocab, long hidden, long layers, long expand, bool lowerBound, long? intermediate, long hiddenRatio)
+    {
+        void Fit(string tensor, string product, params long[] factors)
+        {
+            Int128 elements = 1;
+            foreach (long f in factors) elements *= f;
+            if (elements > Array.MaxLength)
+                throw new ModelConfigException(
+                    $"{source}: {product} is too large: {tensor} would have {elements} elements, more than the {Array.MaxLength} one tensor can hold");
+        }
+
+        Fit(ParameterNames.Embeddings, $"vocab_size {vocab} × hidden_size {hidden}", vocab, hidden);
+        if (lowerBound)
+            Fit(ParameterNames.LowerBounds, $"num_hidden_layers {layers} × hidden_size {hidden}", layers, hidden);
+        Fit("attn.i_proj.weight", $"hidden_size {hidden} × expand_ratio {expand} × hidden_size {hidden}", hidden, expand, hidden);
+        Int128 width = intermediate ?? DerivedIntermediateSize(hidden, hiddenRatio);
+        string widthText = intermediate is null
+            ? $"intermediate_size {width} (from hidden_size {hidden} × hidden_ratio {hiddenRatio})"
+            : $"intermediate_size {width}";
+        if (width > Array.MaxLength)
+            throw new ModelConfigException($"{source}: {widthText} is too large: more than the {Array.MaxLength} elements one tensor can hold");
+        Fit("mlp.gate_proj.weight", $"2 × {widthText} × hidden_size {hidden}", 2, (long)width, hidden);
+    }
 
     public static ModelConfig Load(string path)
     {
@@ -65,15 +98,32 @@ public sealed record ModelConfig
         JsonObject root;
         try
         {
-            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true }) as JsonObject
+            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new ModelConfigException($"{source}: the config must be a JSON object");
         }
         catch (JsonException e)
         {
             throw new ModelConfigException($"{source}: not valid JSON ({e.Message})");
         }
+        catch (InvalidOperationException e)
+        {
+            // A key that escapes a lone surrogate ("\uDC00") fails the duplicate check's decoding.
+            throw new ModelConfigException($"{source}: not valid JSON text ({e.Message})");
+        }
 
-        var reader = new ConfigReader(root, source);
+        try
+        {
+            return Read(new ConfigReader(root, source), source);
+        }
+        catch (InvalidOperationException e)
+        {
+            // Backstop for any other string that escapes a lone surrogate, met when first read.
+            throw new ModelConfigException($"{source}: not valid JSON text ({e.Message})");
+        }
+    }
+
+    private static ModelConfig Read(ConfigReader reader, string source)
+    {
         string modelType = reader.RequiredString("model_type");
         if (modelType != ModelType)
             throw new ModelConfigException($"{source}: model_type is \"{modelType}\", expected \"{ModelType}\"");
@@ -81,20 +131,31 @@ public sealed record ModelConfig
             throw new ModelConfigException($"{source}: use_short_conv=true is not supported (the released MatMul-free models do not use it)");
         if (reader.Bool("tie_word_embeddings", false))
             throw new ModelConfigException($"{source}: tie_word_embeddings=true is not supported (the LM head is its own ternary layer)");
+        // The GLU is always SwiGLU here (as in the authors' HGRNBitMLP, whatever the key says) and the
+        // recurrence is the same whichever kernel computes it: other values would describe another model.
+        reader.OneOf("hidden_act", "swish", ["swish", "silu"]);
+        reader.OneOf("attn_mode", "fused_recurrent", ["fused_recurrent", "chunk"]);
 
+        int vocab = reader.RequiredPositiveInt("vocab_size");
         int hidden = reader.RequiredPositiveInt("hidden_size");
+        int layers = reader.RequiredPositiveInt("num_hidden_layers");
+        int expand = reader.PositiveInt("expand_ratio", 1);
         int hiddenRatio = reader.PositiveInt("hidden_ratio", 4);
+        int? intermediate = reader.OptionalPositiveInt("intermediate_size");
+        bool lowerBound = reader.Bool("use_lower_bound", true);
+        CheckSizes(source, vocab, hidden, layers, expand, lowerBound, intermediate, hiddenRatio);
+
         var config = new ModelConfig
         {
-            VocabSize = reader.RequiredPositiveInt("vocab_size"),
+            VocabSize = vocab,
             HiddenSize = hidden,
-            NumHiddenLayers = reader.RequiredPositiveInt("num_hidden_layers"),
+            NumHiddenLayers = layers,
             NumHeads = reader.PositiveInt("num_heads", 1),
-            ExpandRatio = reader.PositiveInt("expand_ratio", 1),
+            ExpandRatio = expand,
             HiddenRatio = hiddenRatio,
-            IntermediateSize = reader.PositiveInt("intermediate_size", DefaultIntermediateSize(hidden, hiddenRatio)),
+            IntermediateSize = intermediate ?? DefaultIntermediateSize(hidden, hiddenRatio),
             RmsNormEps = reader.PositiveFloat("rms_norm_eps", 1e-6f),
-            UseLowerBound = reader.Bool("use_lower_bound", true),
+            UseLowerBound = lowerBound,
             BosTokenId = reader.NonNegativeInt("bos_token_id", 1),
             EosTokenId = reader.NonNegativeInt("eos_token_id", 2),
         };
@@ -105,6 +166,7 @@ public sealed record ModelConfig
     /// <summary>Checks the cross-field rules; <see cref="Parse"/> calls it, presets pass it.</summary>
     public void Validate(string source)
     {
+        CheckSizes(source, VocabSize, HiddenSize, NumHiddenLayers, ExpandRatio, UseLowerBound, IntermediateSize, HiddenRatio);
         if (MixerWidth % NumHeads != 0)
             throw new ModelConfigException($"{source}: num_heads ({NumHeads}) must divide hidden_size·expand_ratio ({MixerWidth})");
         if (BosTokenId >= VocabSize)

@@ -54,5 +54,19 @@ public sealed class ModelFolder : IDisposable
         return new ModelFolder(directory, config, weights, tokenizer);
     }
 
+    /// <summary>
+    /// The first parameter that holds a NaN or an infinity, and that element's index; null when every
+    /// weight is finite. A full pass over the weights: for explaining a non-finite result, not for every load.
+    /// </summary>
+    public (string Tensor, long Index)? FindNonFiniteWeight()
+    {
+        foreach (var (name, shape) in ParameterNames.All(Config))
+        {
+            int index = Array.FindIndex(Weights.ReadFloat32(name, shape), v => !float.IsFinite(v));
+            if (index >= 0) return (name, index);
+        }
+        return null;
+    }
+
     public void Dispose() => Weights.Dispose();
 }

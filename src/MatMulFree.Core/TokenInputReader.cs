@@ -21,6 +21,8 @@ public static class TokenInputReader
             ? ReadSafeTensors(path)
             : ReadText(path, tokenizer);
 
+        if (ids.GetLength(0) == 0)
+            throw new MatMulFreeException($"{path}: no rows to score (input_ids is [0, {ids.GetLength(1)}])");
         if (ids.GetLength(1) < 2)
             throw new MatMulFreeException($"{path}: needs at least 2 tokens per row to predict one, got {ids.GetLength(1)}");
         for (int b = 0; b < ids.GetLength(0); b++)

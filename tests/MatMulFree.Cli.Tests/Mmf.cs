@@ -14,6 +14,7 @@ internal static class Mmf
 
     public static Task<Result> RunAsync(params string[] args) => RunAsync(new Dictionary<string, string?>(), args);
 
+    /// <summary>As <see cref="RunAsync(string[])"/>, with <paramref name="environment"/> applied to the child's environment.</summary>
     /// <param name="environment">Variables to set, or (null) to remove, on top of the defaults below.</param>
     public static async Task<Result> RunAsync(IReadOnlyDictionary<string, string?> environment, params string[] args)
     {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MatMulFree.Core;
 using MatMulFree.Core.SafeTensors;
 
 namespace MatMulFree.Cli.Tests;
@@ -52,6 +53,89 @@ public sealed class ScoreCommandTests
         Assert.Equal(2, r.ExitCode);
         Assert.Contains(expected, r.Output.ReplaceLineEndings(" "));
         Assert.DoesNotContain("   at ", r.Output); // no stack trace for the user's mistakes
+    }
+
+    [Theory]
+    [InlineData("torch", false)]
+    [InlineData("cpu", false)]
+    [InlineData("torch", true)]
+    public async Task Score_ModelWithNaNWeights_SaysTheLossIsNaNAndExitsTwo(string engine, bool json)
+    {
+        string model = CopyOfTinyModel(weights => weights.Select(t => t.Name == ParameterNames.Embeddings
+            ? TensorToWrite.Float32(t.Name, t.Shape, Enumerable.Repeat(float.NaN, (int)(t.Shape[0] * t.Shape[1])).ToArray())
+            : t).ToList());
+        try
+        {
+            string[] args = ["score", "--model", model, "--input", "tests/data/golden/tiny.golden.safetensors", "--engine", engine];
+            Mmf.Result r = await Mmf.RunAsync(json ? [.. args, "--json"] : args);
+            Assert.True(r.ExitCode == 2, r.Output);
+            Assert.Contains("error:", r.Output);
+            Assert.Contains("the loss is NaN", OneLine(r.Output));
+            Assert.Contains($"tensor '{ParameterNames.Embeddings}' holds NaN", OneLine(r.Output));
+            Assert.DoesNotContain("   at ", r.Output);
+        }
+        finally { Directory.Delete(model, recursive: true); }
+    }
+
+    // Files a user may hand to `mmf score` that are not what they claim: one error line each, exit 2.
+    [Theory]
+    [InlineData("input-header-not-utf8", "not valid UTF-8")]
+    [InlineData("input-overlapping-offsets", "overlaps tensor")]
+    [InlineData("config-hidden-act-relu", "\"hidden_act\" is \"relu\"")]
+    [InlineData("config-hidden-size-max", "hidden_size 2147483647 is too large")]
+    public async Task Score_BadFile_ExitsTwoWithOneErrorLine(string kind, string expected)
+    {
+        string model = CopyOfTinyModel(weights => weights);
+        try
+        {
+            string input = "tests/data/golden/tiny.golden.safetensors";
+            if (kind.StartsWith("input-", StringComparison.Ordinal))
+            {
+                input = Path.Combine(model, "input.safetensors");
+                byte[] header = System.Text.Encoding.UTF8.GetBytes(kind == "input-header-not-utf8"
+                    ? """{"input_ids?":{"dtype":"I64","shape":[1,2],"data_offsets":[0,16]}}"""
+                    : """{"input_ids":{"dtype":"I64","shape":[1,2],"data_offsets":[0,16]},"x":{"dtype":"I64","shape":[1],"data_offsets":[8,16]}}""");
+                int mark = Array.IndexOf(header, (byte)'?');
+                if (mark >= 0) header[mark] = 0xC3; // a lead byte with no continuation
+                await File.WriteAllBytesAsync(input, [.. BitConverter.GetBytes((long)header.Length), .. header, .. new byte[16]]);
+            }
+            else
+            {
+                string config = Path.Combine(model, "config.json");
+                string text = await File.ReadAllTextAsync(config);
+                text = kind == "config-hidden-act-relu"
+                    ? text.Replace("\"hidden_act\": \"swish\"", "\"hidden_act\": \"relu\"")
+                    : System.Text.RegularExpressions.Regex.Replace(text, "\"hidden_size\": \\d+", "\"hidden_size\": 2147483647");
+                Assert.NotEqual(await File.ReadAllTextAsync(config), text);
+                await File.WriteAllTextAsync(config, text);
+            }
+
+            Mmf.Result r = await Mmf.RunAsync("score", "--model", model, "--input", input);
+            Assert.True(r.ExitCode == 2, r.Output);
+            string[] lines = r.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Single(lines, l => l.StartsWith("error:", StringComparison.Ordinal));
+            Assert.Contains(expected, OneLine(r.Output));
+            Assert.DoesNotContain("   at ", r.Output);
+        }
+        finally { Directory.Delete(model, recursive: true); }
+    }
+
+    // The console wraps long lines (at a space, which it keeps): compare with the text unwrapped.
+    private static string OneLine(string output) => System.Text.RegularExpressions.Regex.Replace(output, @"\s+", " ");
+
+    /// <summary>tests/data/models/tiny in a temporary folder, its weights passed through <paramref name="edit"/>.</summary>
+    private static string CopyOfTinyModel(Func<List<TensorToWrite>, List<TensorToWrite>> edit)
+    {
+        string source = Path.Combine(Mmf.RepoRoot, "tests", "data", "models", "tiny");
+        string copy = Directory.CreateTempSubdirectory("mmf-cli-model-").FullName;
+        foreach (string file in Directory.GetFiles(source))
+            if (Path.GetFileName(file) != SafeTensorsCheckpoint.SingleFileName)
+                File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        List<TensorToWrite> weights;
+        using (SafeTensorsFile file = SafeTensorsFile.Open(Path.Combine(source, SafeTensorsCheckpoint.SingleFileName)))
+            weights = file.Tensors.Values.Select(e => TensorToWrite.Float32(e.Name, e.Shape, file.ReadFloat32(e.Name))).ToList();
+        SafeTensorsWriter.Write(Path.Combine(copy, SafeTensorsCheckpoint.SingleFileName), edit(weights));
+        return copy;
     }
 
     private static async Task<double> ScoreAsync(string set, string engine)

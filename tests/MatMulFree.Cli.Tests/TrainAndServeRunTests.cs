@@ -9,10 +9,12 @@ public sealed class TrainAndServeRunTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), $"mmf-train-run-{Guid.NewGuid():N}");
 
-    // A name of its own: pulled checkpoints are cached by run name and step.
     private readonly string _run = $"t-{Guid.NewGuid():N}";
 
     private string Store => Path.Combine(_root, "store");
+
+    // Pulled checkpoints are cached in the user's cache directory: this test's own.
+    private Dictionary<string, string?> Cache => new() { ["XDG_CACHE_HOME"] = Path.Combine(_root, "cache") };
 
     public void Dispose()
     {
@@ -36,7 +38,7 @@ public sealed class TrainAndServeRunTests : IDisposable
         // The run, by its store URI (latest checkpoint) and by an explicit checkpoint.
         foreach (string source in new[] { $"file://{Store}/runs/{_run}", $"file://{Store}/runs/{_run}/checkpoints/2" })
         {
-            Mmf.Result serve = await Mmf.RunAsync("bench", "serve", "--model", source, "--sessions", "1", "--tokens", "2", "--seconds", "0.1", "--json");
+            Mmf.Result serve = await Mmf.RunAsync(Cache, "bench", "serve", "--model", source, "--sessions", "1", "--tokens", "2", "--seconds", "0.1", "--json");
             Assert.True(serve.ExitCode == 0, $"{source}: {serve.Output}");
             using JsonDocument json = JsonDocument.Parse(serve.Stdout);
             Assert.Equal(_run, json.RootElement.GetProperty("model").GetString());
@@ -53,11 +55,11 @@ public sealed class TrainAndServeRunTests : IDisposable
         occupant.Start();
         int port = ((IPEndPoint)occupant.LocalEndpoint).Port;
 
-        Mmf.Result loaded = await Mmf.RunAsync("serve", "--model", $"runs/{_run}", "--store", Store, "--port", $"{port}");
+        Mmf.Result loaded = await Mmf.RunAsync(Cache, "serve", "--model", $"runs/{_run}", "--store", Store, "--port", $"{port}");
         Assert.True(loaded.ExitCode == 2, loaded.Output);
         Assert.Contains($"error: port {port} on 127.0.0.1 is already in use", loaded.Output);
 
-        Mmf.Result missing = await Mmf.RunAsync("serve", "--model", "runs/no-such-run", "--store", Store, "--port", $"{port}");
+        Mmf.Result missing = await Mmf.RunAsync(Cache, "serve", "--model", "runs/no-such-run", "--store", Store, "--port", $"{port}");
         Assert.True(missing.ExitCode == 2, missing.Output);
         Assert.Contains("run 'no-such-run' has no latest checkpoint", missing.Output);
     }

@@ -50,6 +50,45 @@ public sealed class ModelConfigTests
         Assert.Contains(expected, e.Message);
     }
 
+    // Values the model computes differently from what they ask for, and sizes whose arithmetic
+    // overflows: each refused by the key the user wrote, with the real reason.
+    [Theory]
+    [InlineData(""","hidden_act":"relu"}""", "\"hidden_act\" is \"relu\"")]
+    [InlineData(""","hidden_act":5}""", "\"hidden_act\" must be a string")]
+    [InlineData(""","attn_mode":"parallel"}""", "\"attn_mode\" is \"parallel\"")]
+    [InlineData(""","rms_norm_eps":1e-50}""", "\"rms_norm_eps\"")]
+    [InlineData(""","rms_norm_eps":1e300}""", "\"rms_norm_eps\"")]
+    [InlineData(""","rms_norm_eps":1e400}""", "\"rms_norm_eps\"")]
+    [InlineData(""","num_heads":1e400}""", "\"num_heads\" must be a whole number")]
+    [InlineData(""","hidden_size":2147483647}""", "hidden_size 2147483647 is too large")]
+    [InlineData(""","vocab_size":2147483647}""", "vocab_size 2147483647 × hidden_size 64 is too large")]
+    [InlineData(""","expand_ratio":2147483647}""", "expand_ratio 2147483647")]
+    [InlineData(""","intermediate_size":2147483647}""", "intermediate_size 2147483647")]
+    [InlineData(""","hidden_ratio":2147483647}""", "hidden_ratio 2147483647")]
+    [InlineData(""","num_hidden_layers":2147483647}""", "num_hidden_layers 2147483647")]
+    [InlineData(""","hidden_act":"swish","hidden_act":"relu"}""", "Duplicate property 'hidden_act'")]
+    [InlineData(""","hidden_act":"\uD800"}""", "\"hidden_act\" must be a string of valid text")]
+    [InlineData(""","\uDC00":1}""", "not valid JSON text")]
+    public void Parse_UnsupportedOrOverflowingValue_NamesTheKey(string extra, string expected)
+    {
+        string[] defaults = ["\"vocab_size\":256", "\"hidden_size\":64", "\"num_hidden_layers\":2"];
+        string json = """{"model_type":"hgrn_bit",""" + string.Concat(defaults.Where(d => !extra.Contains(d.Split(':')[0])).Select(d => d + ",")) + extra[1..];
+        var e = Assert.Throws<ModelConfigException>(() => ModelConfig.Parse(json, "cfg.json"));
+        Assert.Contains("cfg.json", e.Message);
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain("must be positive, got", e.Message);
+    }
+
+    [Theory]
+    [InlineData("swish", "fused_recurrent")]
+    [InlineData("silu", "chunk")]
+    public void Parse_SupportedActivationAndMixerMode_AreAccepted(string act, string mode)
+    {
+        ModelConfig c = ModelConfig.Parse(
+            $$"""{"model_type":"hgrn_bit","vocab_size":256,"hidden_size":64,"num_hidden_layers":2,"hidden_act":"{{act}}","attn_mode":"{{mode}}"}""", "cfg");
+        Assert.Equal(256, c.IntermediateSize);
+    }
+
     [Fact]
     public void Parse_UnknownKeysAndNullIntermediate_AreAccepted()
     {

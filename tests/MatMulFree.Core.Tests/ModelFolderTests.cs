@@ -56,6 +56,16 @@ public sealed class ModelFolderTests : IDisposable
     }
 
     [Fact]
+    public void TokenInputReader_NoRows_IsRefused()
+    {
+        string path = Path.Combine(_dir, "empty.safetensors");
+        SafeTensorsWriter.Write(path, [TensorToWrite.Int64(TokenInputReader.InputIdsTensor, [0, 4], [])]);
+        var e = Assert.Throws<MatMulFreeException>(() => TokenInputReader.Read(path, new Tokenization.ByteTokenizer(256, 1, 2), 256));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("no rows", e.Message);
+    }
+
+    [Fact]
     public void TokenInputReader_Text_IsTokenizedWithBos()
     {
         string path = Path.Combine(_dir, "in.txt");

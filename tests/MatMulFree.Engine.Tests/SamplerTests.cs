@@ -178,6 +178,70 @@ public sealed class SamplerTests
         }
     }
 
+    [Theory]
+    [InlineData(0.5f, 0f)]
+    [InlineData(0f, 0.3f)]
+    [InlineData(0.4f, 0.25f)]
+    [InlineData(-0.5f, 0f)]
+    public void Sampler_Next_PresenceAndFrequencyPenaltiesFollowOpenAisFormula(float presence, float frequency)
+    {
+        var sampler = new Sampler(new SamplingOptions { Temperature = 0, PresencePenalty = presence, FrequencyPenalty = frequency }, Logits.Length);
+        var counts = new int[Logits.Length];
+        var expected = new List<int>();
+        var produced = new List<int>();
+        for (int step = 0; step < 12; step++)
+        {
+            var z = Logits.Select((l, t) => l - (presence * (counts[t] > 0 ? 1 : 0) + frequency * counts[t])).ToArray();
+            int want = Sampler.ArgMax(z);
+            counts[want]++;
+            expected.Add(want);
+            produced.Add(sampler.Next(Logits, [99]));
+        }
+        Assert.Equal(expected, produced);
+        Assert.True(presence < 0 || expected.Distinct().Count() > 1, "a positive penalty must move greedy off its first token");
+    }
+
+    [Fact]
+    public void Sampler_Next_PenaltiesCountOnlyProducedTokensNotTheHistory()
+    {
+        var sampler = new Sampler(new SamplingOptions { Temperature = 0, PresencePenalty = 2, FrequencyPenalty = 2 }, Logits.Length);
+        Assert.Equal(1, sampler.Next(Logits, [1, 1, 1, 4]));
+    }
+
+    [Theory]
+    [InlineData(2.5f, 0f, "--presence-penalty")]
+    [InlineData(0f, -2.01f, "--frequency-penalty")]
+    [InlineData(float.NaN, 0f, "--presence-penalty")]
+    public void SamplingOptions_Validate_PenaltiesOutsideMinusTwoToTwo(float presence, float frequency, string flag)
+    {
+        var options = new SamplingOptions { PresencePenalty = presence, FrequencyPenalty = frequency };
+        Assert.Contains(flag, Assert.Throws<EngineException>(options.Validate).Message);
+    }
+
+    [Theory]
+    [InlineData(0.5f)]
+    [InlineData(1f)]
+    [InlineData(0f)]
+    public void Sampler_LogProbability_IsTheLogSoftmaxOfThePenalizedLogitsAtTheTemperature(float temperature)
+    {
+        var sampler = new Sampler(new SamplingOptions { Temperature = temperature, PresencePenalty = 1f, Seed = 4 }, Logits.Length);
+        int first = sampler.Next(Logits, []);
+        int token = sampler.Next(Logits, []);
+        var ids = new int[3];
+        var top = new float[3];
+
+        float logprob = sampler.LogProbability(token, ids, top);
+
+        double t = temperature > 0 ? temperature : 1;
+        var z = Logits.Select((l, i) => (l - (i == first ? 1.0 : 0.0)) / t).ToArray();
+        double logSum = Math.Log(z.Sum(Math.Exp));
+        Assert.Equal(z[token] - logSum, logprob, 5);
+        var ranked = Enumerable.Range(0, z.Length).OrderByDescending(i => z[i]).ThenBy(i => i).Take(3).ToArray();
+        Assert.Equal(ranked, ids);
+        for (int i = 0; i < 3; i++)
+            Assert.Equal(z[ranked[i]] - logSum, top[i], 5);
+    }
+
     [Fact]
     public void SamplingOptions_Validate_NamesTheFlag()
     {

@@ -1,6 +1,7 @@
 using MatMulFree.Core;
 using System.Net;
 using System.Net.Sockets;
+using MatMulFree.Grains.Serving.Backends;
 using MatMulFree.Silo;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -25,16 +26,21 @@ public sealed class HttpSilo : IAsyncDisposable
 
     public IGrainFactory Grains => _app.Services.GetRequiredService<IGrainFactory>();
 
-    public static async Task<HttpSilo> StartAsync(SiloSettings settings)
+    public IServiceProvider Services => _app.Services;
+
+    public IEnumerable<EngineBackend> Backends => _app.Services.GetRequiredService<LocalBackends>().All.OfType<EngineBackend>();
+
+    public static async Task<HttpSilo> StartAsync(SiloSettings settings, ILoggerProvider? log = null)
     {
         int[] ports = LoopbackPorts.Free(2);
         settings = new SiloSettings
         {
             Models = settings.Models, Limits = settings.Limits, ApiKeys = settings.ApiKeys, EngineThreads = settings.EngineThreads,
             MaxPromptTokens = settings.MaxPromptTokens, MaxNewTokens = settings.MaxNewTokens, StorageConnectionString = settings.StorageConnectionString,
+            ConfigureSilo = settings.ConfigureSilo,
             SiloPort = ports[0], GatewayPort = ports[1], HttpUrl = "http://127.0.0.1:0", ClusterId = $"test-{Guid.NewGuid():N}",
         };
-        var app = await SiloHosting.StartEmbeddedAsync(settings, CancellationToken.None);
+        var app = await SiloHosting.StartEmbeddedAsync(settings, CancellationToken.None, log is null ? null : b => b.Logging.AddProvider(log));
         string url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var silo = new HttpSilo(app, new Uri(url));
         // The backend registers on activation, right after the silo becomes active; wait for /v1 to be usable.

@@ -43,7 +43,7 @@ public abstract class SnapshotStoreContractTests : IDisposable
             Assert.Equal(await TestBytes.ReadAllAsync(expected), await File.ReadAllBytesAsync(Path.Combine(Scratch("load"), file.Path)));
         }
         Assert.True(File.Exists(Path.Combine(Scratch("load"), StoreLayout.ManifestFile)));
-        Assert.Empty(Directory.GetFiles(Scratch("load"), "*.mmf-partial"));
+        Assert.Empty(Directory.GetFileSystemEntries(Scratch("load"), ".mmf-*"));
     }
 
     [Fact]
@@ -88,8 +88,7 @@ public abstract class SnapshotStoreContractTests : IDisposable
         var bad = Assert.Single(checks, c => !c.IsOk);
         Assert.Equal(("model.safetensors", FileCheckStatus.HashMismatch), (bad.Path, bad.Status));
         Assert.Contains(weightsPath, e.Message);
-        Assert.False(File.Exists(Path.Combine(Scratch("load"), "model.safetensors")));
-        Assert.Empty(Directory.GetFiles(Scratch("load"), "*.mmf-partial"));
+        Assert.False(Directory.Exists(Scratch("load")));
     }
 
     [Fact]
@@ -198,6 +197,47 @@ public abstract class SnapshotStoreContractTests : IDisposable
             await File.ReadAllBytesAsync(Path.Combine(Scratch("pulled"), "model.safetensors")));
         Assert.Equal(["1", "2"], (await models.ListVersionsAsync("tiny")).Select(v => v.Version));
         Assert.Equal(["tiny"], await models.ListModelsAsync());
+    }
+
+    [Fact]
+    public async Task ModelStore_PullAsync_BlobChangedAfterUpload_LeavesNothingInDestination()
+    {
+        var store = CreateStore();
+        var models = new ModelStore(store);
+        var pushed = await models.PushAsync("tiny", TestBytes.ModelFolder(Scratch("model"), seed: 3));
+        // config.json comes first and is intact: only the weights after it fail their check.
+        await store.PutAsync($"{pushed.Prefix}/model.safetensors", new MemoryStream(TestBytes.Tampered(TestBytes.Weights(seed: 3))));
+        var existing = Directory.CreateDirectory(Scratch("existing"));
+        await File.WriteAllTextAsync(Path.Combine(existing.FullName, "config.json"), "mine");
+
+        var e = await Assert.ThrowsAsync<BlobIntegrityException>(() => models.PullAsync("tiny", null, Scratch("fresh")));
+        await Assert.ThrowsAsync<BlobIntegrityException>(() => models.PullAsync("tiny", null, existing.FullName));
+
+        Assert.Contains($"{pushed.Prefix}/model.safetensors", e.Message);
+        Assert.False(Directory.Exists(Scratch("fresh")));
+        Assert.Equal(["config.json"], Directory.GetFileSystemEntries(existing.FullName).Select(Path.GetFileName));
+        Assert.Equal("mine", await File.ReadAllTextAsync(Path.Combine(existing.FullName, "config.json")));
+    }
+
+    [Fact]
+    public async Task ModelStore_PullAsync_CancelledAfterTheFirstFile_LeavesNothingInDestination()
+    {
+        var models = new ModelStore(CreateStore());
+        await models.PushAsync("tiny", TestBytes.ModelFolder(Scratch("model"), seed: 3));
+        // Not disposed: per-file reports posted to the thread pool may still arrive after the test ends.
+        var cancellation = new CancellationTokenSource();
+        var cancelOnFirstReport = new Progress(cancellation.Cancel);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            models.PullAsync("tiny", null, Scratch("pulled"), cancelOnFirstReport, cancellation.Token));
+
+        Assert.False(Directory.Exists(Scratch("pulled")));
+    }
+
+    /// <summary>Runs an action on every report, on the reporting thread (unlike <see cref="Progress{T}"/>, which posts).</summary>
+    private sealed class Progress(Action onReport) : IProgress<TransferProgress>
+    {
+        public void Report(TransferProgress value) => onReport();
     }
 
     [Fact]

@@ -11,6 +11,26 @@ internal static class TestBytes
         return bytes;
     }
 
+    /// <summary>The weights of <see cref="ModelFolder"/>: 3 MiB, several blocks of every store.</summary>
+    public static byte[] Weights(int seed) => Random(3 << 20, seed);
+
+    /// <summary>A model folder of two files: config.json, then (in manifest order) model.safetensors.</summary>
+    public static string ModelFolder(string path, int seed)
+    {
+        var folder = Directory.CreateDirectory(path);
+        File.WriteAllText(Path.Combine(folder.FullName, "config.json"), $"{{\"model_type\":\"hgrn_bit\",\"seed\":{seed}}}");
+        File.WriteAllBytes(Path.Combine(folder.FullName, "model.safetensors"), Weights(seed));
+        return folder.FullName;
+    }
+
+    /// <summary>A copy with one byte flipped: same length, so only the hash can tell.</summary>
+    public static byte[] Tampered(byte[] bytes)
+    {
+        var copy = (byte[])bytes.Clone();
+        copy[copy.Length / 2] ^= 0xFF;
+        return copy;
+    }
+
     public static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
     public static async Task<byte[]> ReadAllAsync(Stream stream)

@@ -94,4 +94,18 @@ public sealed class TrainingGrainTests
         Assert.Equal(1, result.Steps[^1].Workers);
         Assert.Equal(undisturbed.Steps[^1].Loss, result.Steps[^1].Loss, 3);
     }
+    [Fact]
+    public async Task TrainingJobGrain_Run_FailsSayingSoWhenTheLossBecomesNaN()
+    {
+        await using var cluster = await TrainingCluster.StartAsync(silos: 1);
+        // A rate no run survives: the weights overflow within a few steps.
+        var options = TestRuns.Options(microBatch: 2, microBatchesPerStep: 1, steps: 30) with { PeakRate = 1e30 };
+        var run = await cluster.RunAsync(cluster.Spec("diverged", options, workers: 1));
+
+        Assert.True(run.Status == TrainingJobStatus.Failed, $"{run.Status}; losses {string.Join(", ", run.Steps.Select(s => s.Loss))}");
+        // Here the gradient turns NaN a step before the loss would.
+        Assert.Matches($"step {run.Step + 1}: the (loss|gradient norm) is (NaN|infinite); the run diverged", run.Error ?? "");
+        Assert.Equal(0, run.Rollbacks); // a diverged run is not a lost worker: retrying would diverge again
+        Assert.All(run.Steps, s => Assert.True(double.IsFinite(s.Loss), $"step {s.Step} was applied with loss {s.Loss}"));
+    }
 }

@@ -80,7 +80,7 @@ public sealed class BenchServeCommand : AsyncCommand<BenchServeCommand.Settings>
         int batch = Math.Min(settings.Sessions, 64);
 
         Say($"loading {settings.Model}");
-        using var model = ServedModel.Load(settings.Model, Path.Combine(Path.GetTempPath(), "mmf-model-cache"), Say);
+        using var model = ServedModel.Load(settings.Model, Storage.ModelCache.DefaultRoot, Say);
         var config = model.Config;
         DecodeMeasurement engineAlone;
         using (var engine = new InferenceEngine(model.Engine, maxRows: 64))

@@ -53,6 +53,8 @@ public sealed class ScoreCommand : AsyncCommand<ScoreCommand.Settings>
         ScoreResult result = await Task.Run(() => settings.Engine == "cpu"
             ? EngineScorer.Score(folder, ids)
             : TorchScorer.Score(folder, ids), cancellationToken);
+        if (!double.IsFinite(result.Loss))
+            throw new MatMulFreeException(NonFiniteLoss(folder, result, settings.Engine));
 
         if (settings.Json)
         {
@@ -70,5 +72,15 @@ public sealed class ScoreCommand : AsyncCommand<ScoreCommand.Settings>
                 $"loss [bold]{result.Loss:F6}[/]  perplexity [bold]{result.Perplexity:F3}[/]  over {result.Tokens} predicted tokens ({settings.Engine})");
         }
         return 0;
+    }
+
+    // Not a score at all: say so and why, rather than print "loss NaN" and exit 0.
+    private static string NonFiniteLoss(ModelFolder folder, ScoreResult result, string engine)
+    {
+        string loss = double.IsNaN(result.Loss) ? "NaN" : "infinite";
+        string cause = folder.FindNonFiniteWeight() is var (tensor, index)
+            ? $"tensor '{tensor}' holds NaN or infinite values (the first at element {index})"
+            : "every weight is finite, so the activations overflowed";
+        return $"{folder.Directory}: the loss is {loss} over {result.Tokens} predicted tokens ({engine}): {cause}";
     }
 }

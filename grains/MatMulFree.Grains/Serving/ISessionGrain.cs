@@ -12,6 +12,9 @@ public interface ISessionGrain : IGrainWithStringKey
     /// <summary>False when there was no such session.</summary>
     Task<bool> DeleteAsync();
 
+    /// <summary>Gives the session to <paramref name="to"/> if <paramref name="from"/> owns it, and leaves <paramref name="from"/>'s directory either way (a change of owner-id scheme).</summary>
+    Task TransferAsync(string from, string to);
+
     /// <summary>
     /// Runs one turn, streaming the generated tokens. The state is persisted before the last event
     /// is delivered; a cancelled or failed turn leaves the last completed state.

@@ -12,14 +12,20 @@ public sealed record SamplingSettings(
     [property: Id(0)] float Temperature = 0f,
     [property: Id(1)] int TopK = 0,
     [property: Id(2)] float TopP = 1f,
-    [property: Id(3)] ulong Seed = 0)
+    [property: Id(3)] ulong Seed = 0,
+    [property: Id(4)] float PresencePenalty = 0f,
+    [property: Id(5)] float FrequencyPenalty = 0f)
 {
     public static SamplingSettings Greedy { get; } = new();
 
     /// <summary>The engine's options for turn <paramref name="turn"/>; invalid values throw the engine's bad-input error.</summary>
     public SamplingOptions ForTurn(long turn, int maxTokens)
     {
-        var options = new SamplingOptions { Temperature = Temperature, TopK = TopK, TopP = TopP, MaxTokens = maxTokens, Seed = TurnSeed(turn) };
+        var options = new SamplingOptions
+        {
+            Temperature = Temperature, TopK = TopK, TopP = TopP, PresencePenalty = PresencePenalty, FrequencyPenalty = FrequencyPenalty,
+            MaxTokens = maxTokens, Seed = TurnSeed(turn),
+        };
         options.Validate();
         return options;
     }

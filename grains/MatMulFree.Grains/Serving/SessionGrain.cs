@@ -58,6 +58,21 @@ public sealed class SessionGrain(
         return true;
     }
 
+    public async Task TransferAsync(string from, string to)
+    {
+        if (Exists && record.State.Owner == from)
+        {
+            record.State.Owner = to;
+            if (!record.State.Ephemeral)
+            {
+                await record.WriteStateAsync();
+                await GrainFactory.GetGrain<ISessionDirectoryGrain>(to).AddAsync(Id);
+            }
+        }
+        // Last, so a transfer cut short is found again and finished at the next start.
+        await GrainFactory.GetGrain<ISessionDirectoryGrain>(from).RemoveAsync(Id);
+    }
+
     public async IAsyncEnumerable<TurnEvent> TurnAsync(TurnInput input, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         if (!Exists)
@@ -75,7 +90,7 @@ public sealed class SessionGrain(
             if (tokens.Length == 0)
                 throw new ServingRequestException($"session {Id}: the message has no tokens");
             var started = Stopwatch.GetTimestamp();
-            var turn = new BackendTurn(Id, s.Incarnation, s.Turns, null, tokens, input.MaxTokens, input.StopAtEos, s.Sampling);
+            var turn = new BackendTurn(Id, s.Incarnation, s.Turns, null, tokens, input.MaxTokens, input.StopAtEos, s.Sampling, input.TopLogprobs);
             var excluded = new List<string>();
             int emitted = 0;
             for (int attempt = 1; ; attempt++)
@@ -109,8 +124,8 @@ public sealed class SessionGrain(
                             yield break;
                     }
                     if (emitted++ == 0)
-                        metrics.TimeToFirstToken.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
-                    yield return new TurnEvent(ev.Token, ev.FinishReason);
+                        metrics.RecordTimeToFirstToken(s.Model, Stopwatch.GetElapsedTime(started));
+                    yield return new TurnEvent(ev.Token, ev.FinishReason, ev.Logprobs);
                     if (ev.FinishReason is not null)
                         yield break;
                 }

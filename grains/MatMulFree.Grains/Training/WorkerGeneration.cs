@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MatMulFree.Training;
 using Orleans.Runtime;
 
 namespace MatMulFree.Grains.Training;
@@ -52,16 +53,24 @@ internal sealed class WorkerGeneration(IGrainFactory grains, int number, IReadOn
     {
         var clock = Stopwatch.StartNew();
         double[] shares = await PhaseAsync("compute", step, workers.Select(w => w.ComputeAsync(step)).ToList());
+        // A diverged run, not a lost worker: applying the step would make every weight NaN, and a
+        // rollback would diverge again. TrainingException fails the run with this message.
+        if (!double.IsFinite(shares.Sum()))
+            throw new TrainingException($"step {step}: the loss is {NonFinite(shares.Sum())}; the run diverged and stops without applying it (a lower --lr may help)");
         double compute = clock.Elapsed.TotalSeconds;
         long[] scattered = await PhaseAsync("reduce-scatter", step, workers.Select(w => w.ReduceScatterAsync(step)).ToList());
         long[] gathered = await PhaseAsync("all-gather", step, workers.Select(w => w.AllGatherAsync(step)).ToList());
         double allReduce = clock.Elapsed.TotalSeconds - compute;
         WorkerApplied[] applied = await PhaseAsync("apply", step, workers.Select(w => w.ApplyAsync(step)).ToList());
+        if (!double.IsFinite(applied[0].GradientNorm))
+            throw new TrainingException($"step {step}: the gradient norm is {NonFinite(applied[0].GradientNorm)}; the run diverged and stops before a checkpoint can keep its weights (a lower --lr may help)");
         if (applied.Select(a => a.ParameterHash).Distinct().Count() != 1)
             throw new InvalidOperationException($"step {step}: replicas diverged ({string.Join(", ", applied.Select(a => a.ParameterHash))})");
         return new StepRecord(step, shares.Sum(), applied[0].LearningRate, applied[0].GradientNorm, tokens, workers.Count,
             compute, allReduce, clock.Elapsed.TotalSeconds, scattered.Sum() + gathered.Sum(), applied[0].ParameterHash);
     }
+
+    private static string NonFinite(double value) => double.IsNaN(value) ? "NaN" : "infinite";
 
     /// <summary>Rank 0 writes the checkpoint: after a step every replica holds the same state.</summary>
     public async Task SaveCheckpointAsync(long step, StepRecord[] steps)

@@ -2,12 +2,14 @@ using System.Security.Cryptography;
 using System.Text;
 using MatMulFree.Grains.Serving;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MatMulFree.Silo.Http;
 
 /// <summary>
 /// Who is calling: with API keys configured, the bearer key must be one of them and its owner id
-/// is a hash of it (keys themselves are never stored in sessions); without keys, "anonymous".
+/// is a keyed hash of it (<see cref="SessionOwners"/>; keys themselves are never stored in
+/// sessions); without keys, "anonymous".
 /// </summary>
 public static class ApiCaller
 {
@@ -23,10 +25,8 @@ public static class ApiCaller
         string key = header["Bearer ".Length..].Trim();
         if (!settings.ApiKeys.Any(k => CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(k), Encoding.UTF8.GetBytes(key))))
             throw new UnauthorizedException("the API key is not valid");
-        return OwnerOf(key);
+        return context.RequestServices.GetRequiredService<SessionOwners>().Of(key);
     }
-
-    public static string OwnerOf(string key) => "key-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..16];
 
     /// <summary>The session, if it exists and belongs to <paramref name="owner"/>.</summary>
     public static async Task<SessionInfo> OwnedSessionAsync(ISessionGrain session, string id, string owner)

@@ -40,7 +40,8 @@ public static class SessionEndpoints
     private static async Task CreateAsync(HttpContext http, ModelCatalog catalog, SiloSettings settings, IGrainFactory grains)
     {
         string owner = ApiCaller.Owner(http, settings);
-        var request = await ApiJson.ReadAsync<GenerationRequest>(http.Request, http.RequestAborted);
+        var request = (await ApiJson.ReadAsync<GenerationRequest>(http.Request, http.RequestAborted)).WithSeed();
+        request.CheckSessionFields();
         var model = catalog.Get(request.Model);
         string id = "sess-" + Guid.NewGuid().ToString("N");
         var info = await grains.GetGrain<ISessionGrain>(id).CreateAsync(new SessionSpec(model.Name, owner, request.Sampling()));
@@ -53,6 +54,7 @@ public static class SessionEndpoints
     {
         string owner = ApiCaller.Owner(http, settings);
         var request = await ApiJson.ReadAsync<GenerationRequest>(http.Request, http.RequestAborted);
+        request.CheckSessionMessageFields();
         var session = grains.GetGrain<ISessionGrain>(id);
         var info = await ApiCaller.OwnedSessionAsync(session, id, owner);
         var model = catalog.Get(info.Model);

@@ -7,11 +7,16 @@ namespace MatMulFree.Silo.Http;
 /// <summary>
 /// Runs one turn of a session grain for an HTTP request: collected into one answer, or streamed as
 /// server-sent events. The first token is awaited before the response starts, so a refused turn
-/// (429, 404, 400) still gets its status code.
+/// (429, 404, 400) still gets its status code. Stop strings end the turn early (the rest of it is
+/// cancelled), and text that may begin one is held back until it is decided.
 /// </summary>
 public static class TurnRunner
 {
-    public sealed record Result(string Text, int[] Tokens, string FinishReason);
+    /// <param name="Logprobs">One per token when the turn asked for them; empty otherwise.</param>
+    public sealed record Result(string Text, int[] Tokens, string FinishReason, TokenLogprobs[] Logprobs);
+
+    /// <summary>Called per generated token with the text it releases (often "" while a stop string may be starting), its id, the finish reason on the last, and its log-probabilities when asked for.</summary>
+    public delegate Task PieceHandler(string text, int token, string? finishReason, TokenLogprobs? logprobs);
 
     /// <summary>Token ids of a prompt: every id checked against the model, the length against the limit.</summary>
     public static int[] Encode(ServedModel model, string text, bool addBos, SiloSettings settings)
@@ -30,46 +35,108 @@ public static class TurnRunner
         return ids;
     }
 
-    public static async Task<Result> CollectAsync(ISessionGrain session, TurnInput input, ITextTokenizer tokenizer, CancellationToken cancellationToken)
-    {
-        var tokens = new List<int>();
-        string finish = "length";
-        await foreach (var e in session.TurnAsync(input, cancellationToken))
-        {
-            tokens.Add(e.Token);
-            finish = e.FinishReason ?? finish;
-        }
-        return new Result(tokenizer.Decode(tokens), [.. tokens], finish);
-    }
+    public static Task<Result> CollectAsync(ISessionGrain session, TurnInput input, ITextTokenizer tokenizer, CancellationToken cancellationToken) =>
+        RunAsync(session, input, tokenizer, [], null, cancellationToken);
 
     /// <param name="chunk">Builds one SSE chunk from (text piece, token id, finish reason or null).</param>
     public static async Task<Result> StreamAsync(HttpResponse response, ISessionGrain session, TurnInput input, ITextTokenizer tokenizer,
         Func<string, int, string?, object> chunk, CancellationToken cancellationToken)
     {
+        var writer = new EventWriter(response);
+        var result = await RunAsync(session, input, tokenizer, [], (piece, token, finish, _) => writer.WriteAsync(chunk(piece, token, finish)), cancellationToken);
+        await writer.DoneAsync();
+        return result;
+    }
+
+    /// <summary>One turn, each token handed to <paramref name="onPiece"/> as it comes (when not null).</summary>
+    public static async Task<Result> RunAsync(ISessionGrain session, TurnInput input, ITextTokenizer tokenizer, IReadOnlyList<string> stop,
+        PieceHandler? onPiece, CancellationToken cancellationToken)
+    {
         var decoder = tokenizer.CreateStreamingDecoder();
+        var stops = new StopSequences(stop);
         var tokens = new List<int>();
-        string finish = "length";
-        await using var events = session.TurnAsync(input, cancellationToken).GetAsyncEnumerator(cancellationToken);
-        bool more = await events.MoveNextAsync();
-        ServerSentEvents.Start(response);
+        var logprobs = new List<TokenLogprobs>();
         var text = new System.Text.StringBuilder();
-        while (more)
+        string finish = "length";
+        using var turn = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var events = session.TurnAsync(input, turn.Token).GetAsyncEnumerator(turn.Token);
+        try
         {
-            var e = events.Current;
-            tokens.Add(e.Token);
-            string piece = decoder.Push(e.Token);
-            if (e.FinishReason is not null)
+            while (await events.MoveNextAsync())
             {
-                finish = e.FinishReason;
-                piece += decoder.Flush();
+                var e = events.Current;
+                tokens.Add(e.Token);
+                if (e.Logprobs is not null)
+                    logprobs.Add(e.Logprobs);
+                string piece = decoder.Push(e.Token);
+                if (e.FinishReason is not null)
+                    piece += decoder.Flush();
+                piece = stops.Push(piece);
+                if (stops.Stopped)
+                    finish = "stop";
+                else if (e.FinishReason is not null)
+                {
+                    finish = e.FinishReason;
+                    piece += stops.Flush();
+                }
+                bool last = stops.Stopped || e.FinishReason is not null;
+                text.Append(piece);
+                if (onPiece is not null)
+                    await onPiece(piece, e.Token, last ? finish : null, e.Logprobs);
+                if (last)
+                    break;
             }
-            text.Append(piece);
-            await ServerSentEvents.WriteAsync(response, chunk(piece, e.Token, e.FinishReason));
-            more = await events.MoveNextAsync();
         }
-        if (tokens.Count == 0)
-            await ServerSentEvents.WriteAsync(response, chunk("", -1, finish));
-        await ServerSentEvents.DoneAsync(response);
-        return new Result(text.ToString(), [.. tokens], finish);
+        finally
+        {
+            // A stop string ends the turn before the backend does: cancel the rest of it.
+            if (stops.Stopped)
+                await turn.CancelAsync();
+            try
+            {
+                await events.DisposeAsync();
+            }
+            catch (OperationCanceledException) when (stops.Stopped)
+            {
+            }
+        }
+        if (tokens.Count == 0 && onPiece is not null)
+            await onPiece("", -1, finish, null);
+        return new Result(text.ToString(), [.. tokens], finish, [.. logprobs]);
+    }
+
+    /// <summary>
+    /// Server-sent events of one response, which several turns (the choices of a request) may
+    /// write at once: one chunk at a time, the stream started by the first.
+    /// </summary>
+    public sealed class EventWriter(HttpResponse response)
+    {
+        private readonly SemaphoreSlim _gate = new(1, 1);
+        private bool _started;
+
+        public async Task WriteAsync(object chunk)
+        {
+            await _gate.WaitAsync();
+            try
+            {
+                if (!_started)
+                {
+                    ServerSentEvents.Start(response);
+                    _started = true;
+                }
+                await ServerSentEvents.WriteAsync(response, chunk);
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        public async Task DoneAsync()
+        {
+            if (!_started)
+                ServerSentEvents.Start(response);
+            await ServerSentEvents.DoneAsync(response);
+        }
     }
 }

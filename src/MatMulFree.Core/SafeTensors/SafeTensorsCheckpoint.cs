@@ -43,14 +43,26 @@ public sealed class SafeTensorsCheckpoint : ITensorSource, IDisposable
         try
         {
             using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(indexPath));
-            if (!doc.RootElement.TryGetProperty("weight_map", out JsonElement map) || map.ValueKind != JsonValueKind.Object)
+            if (doc.RootElement.ValueKind != JsonValueKind.Object
+                || !doc.RootElement.TryGetProperty("weight_map", out JsonElement map) || map.ValueKind != JsonValueKind.Object)
                 throw new SafeTensorsException($"{indexPath}: no \"weight_map\" object");
-            weightMap = map.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()
-                ?? throw new SafeTensorsException($"{indexPath}: weight_map entry '{p.Name}' is not a file name"));
+            weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (JsonProperty p in map.EnumerateObject())
+            {
+                if (p.Value.ValueKind != JsonValueKind.String)
+                    throw new SafeTensorsException($"{indexPath}: weight_map entry '{p.Name}' is not a file name");
+                if (!weightMap.TryAdd(p.Name, p.Value.GetString()!))
+                    throw new SafeTensorsException($"{indexPath}: weight_map entry '{p.Name}' appears twice");
+            }
         }
         catch (JsonException e)
         {
             throw new SafeTensorsException($"{indexPath}: not valid JSON ({e.Message})");
+        }
+        catch (InvalidOperationException e)
+        {
+            // A name that escapes a lone surrogate ("\uD800") is valid JSON but no string.
+            throw new SafeTensorsException($"{indexPath}: not valid JSON text ({e.Message})");
         }
 
         var shards = new Dictionary<string, SafeTensorsFile>(StringComparer.Ordinal);

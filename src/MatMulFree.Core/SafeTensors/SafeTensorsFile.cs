@@ -1,18 +1,21 @@
+using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace MatMulFree.Core.SafeTensors;
 
 /// <summary>
-/// One <c>.safetensors</c> file, memory-mapped. The whole header is validated on open (sizes,
-/// dtypes, offsets inside the file), so a malformed file fails at once with a message naming the
+/// One <c>.safetensors</c> file, memory-mapped. The whole header is validated on open (UTF-8,
+/// sizes, dtypes, offsets that tile the data section exactly), so a malformed file fails at once with a message naming the
 /// file and tensor, never later deep inside a reader.
 /// Format: 8-byte little-endian header length N, N bytes of JSON, then the raw data.
 /// </summary>
 public sealed unsafe class SafeTensorsFile : ITensorSource, IDisposable
 {
     private const long MaxHeaderBytes = 100L << 20; // the format's own limit
+    private const string MetadataKey = "__metadata__";
 
     private readonly MemoryMappedFile? _map;
     private readonly MemoryMappedViewAccessor? _view;
@@ -69,20 +72,28 @@ public sealed unsafe class SafeTensorsFile : ITensorSource, IDisposable
 
     private static (Dictionary<string, TensorEntry>, Dictionary<string, string>) ParseHeader(string path, ReadOnlySpan<byte> start, long fileLength)
     {
-        long headerLength = BitConverter.ToInt64(start[..8]);
+        long headerLength = BinaryPrimitives.ReadInt64LittleEndian(start[..8]);
         if (headerLength <= 0 || headerLength > MaxHeaderBytes)
             throw new SafeTensorsException($"{path}: header length {headerLength} is not plausible (the file is not safetensors, or is corrupt)");
-        if (8 + headerLength > fileLength)
+        if (headerLength > fileLength - 8)
             throw new SafeTensorsException($"{path}: header says {headerLength} bytes but the file has only {fileLength - 8} after the length (truncated file)");
 
         long dataStart = 8 + headerLength;
         long dataLength = fileLength - dataStart;
+        ReadOnlySpan<byte> json = start.Slice(8, (int)headerLength);
+        if (json[0] != (byte)'{')
+            throw new SafeTensorsException($"{path}: header must begin with '{{' (the format allows no leading bytes), found byte 0x{json[0]:X2}");
+        // System.Text.Json checks UTF-8 only when a string is read, and then throws an
+        // InvalidOperationException; checked here first, the error can say where.
+        if (!Utf8.IsValid(json))
+            throw new SafeTensorsException($"{path}: header is not valid UTF-8 (first bad byte {FirstInvalidUtf8Byte(json)} of the header)");
+
         var tensors = new Dictionary<string, TensorEntry>(StringComparer.Ordinal);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(start.Slice(8, (int)headerLength).ToArray());
+            document = JsonDocument.Parse(json.ToArray());
         }
         catch (JsonException e)
         {
@@ -93,18 +104,45 @@ public sealed unsafe class SafeTensorsFile : ITensorSource, IDisposable
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw new SafeTensorsException($"{path}: header must be a JSON object");
-            foreach (JsonProperty property in document.RootElement.EnumerateObject())
+            bool sawMetadata = false;
+            try
             {
-                if (property.Name == "__metadata__")
+                foreach (JsonProperty property in document.RootElement.EnumerateObject())
                 {
-                    foreach (JsonProperty m in property.Value.EnumerateObject())
-                        metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : m.Value.GetRawText();
-                    continue;
+                    if (property.Name == MetadataKey)
+                    {
+                        if (sawMetadata)
+                            throw new SafeTensorsException($"{path}: \"{MetadataKey}\" appears twice in the header");
+                        sawMetadata = true;
+                        ReadMetadata(path, property.Value, metadata);
+                        continue;
+                    }
+                    if (tensors.ContainsKey(property.Name))
+                        throw new SafeTensorsException($"{path}: tensor '{property.Name}' appears twice in the header");
+                    tensors[property.Name] = ParseEntry(path, property, dataStart, dataLength);
                 }
-                tensors[property.Name] = ParseEntry(path, property, dataStart, dataLength);
+            }
+            catch (InvalidOperationException e)
+            {
+                // Valid UTF-8 can still escape a lone surrogate ("\uD800"): no string holds it.
+                throw new SafeTensorsException($"{path}: header is not valid JSON text ({e.Message})");
             }
         }
+        CheckTiling(path, tensors.Values, dataStart, dataLength);
         return (tensors, metadata);
+    }
+
+    private static void ReadMetadata(string path, JsonElement element, Dictionary<string, string> metadata)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+            throw new SafeTensorsException($"{path}: \"{MetadataKey}\" must be an object of strings, got {element.ValueKind.ToString().ToLowerInvariant()}");
+        foreach (JsonProperty m in element.EnumerateObject())
+        {
+            if (m.Value.ValueKind != JsonValueKind.String)
+                throw new SafeTensorsException($"{path}: \"{MetadataKey}\" value of '{m.Name}' must be a string (the format allows only strings), got {m.Value.GetRawText()}");
+            if (!metadata.TryAdd(m.Name, m.Value.GetString()!))
+                throw new SafeTensorsException($"{path}: \"{MetadataKey}\" key '{m.Name}' appears twice");
+        }
     }
 
     private static TensorEntry ParseEntry(string path, JsonProperty property, long dataStart, long dataLength)
@@ -127,21 +165,65 @@ public sealed unsafe class SafeTensorsFile : ITensorSource, IDisposable
         int i = 0;
         foreach (JsonElement s in shapeElement.EnumerateArray())
         {
-            if (!s.TryGetInt64(out shape[i]) || shape[i] < 0)
+            if (s.ValueKind != JsonValueKind.Number || !s.TryGetInt64(out shape[i]) || shape[i] < 0)
                 throw new SafeTensorsException($"{where}: shape {shapeElement.GetRawText()} is not a list of sizes");
             i++;
         }
 
-        if (!offsetsElement[0].TryGetInt64(out long begin) || !offsetsElement[1].TryGetInt64(out long end) || begin < 0 || end < begin)
+        if (offsetsElement[0].ValueKind != JsonValueKind.Number || offsetsElement[1].ValueKind != JsonValueKind.Number
+            || !offsetsElement[0].TryGetInt64(out long begin) || !offsetsElement[1].TryGetInt64(out long end) || begin < 0 || end < begin)
             throw new SafeTensorsException($"{where}: data_offsets {offsetsElement.GetRawText()} are not a valid range");
         if (end > dataLength)
             throw new SafeTensorsException($"{where}: data ends at byte {end} but the file has {dataLength} data bytes (truncated file)");
 
+        // Checked: a shape whose product wraps around could otherwise match any span, even [0, 0].
+        long expected;
+        try
+        {
+            expected = checked(shape.Aggregate(1L, (n, s) => n * s) * dtype.ByteSize());
+        }
+        catch (OverflowException)
+        {
+            throw new SafeTensorsException($"{where}: shape {TensorEntry.ShapeToText(shape)} has too many elements (its size in bytes overflows 64 bits)");
+        }
         var entry = new TensorEntry(name, dtype, shape, dataStart + begin, end - begin);
-        long expected = checked(entry.ElementCount * dtype.ByteSize());
         if (expected != entry.ByteLength)
             throw new SafeTensorsException($"{where}: {dtype} {entry.ShapeText} needs {expected} bytes but data_offsets give {entry.ByteLength}");
         return entry;
+    }
+
+    /// <summary>
+    /// The format's rule: the tensors cover the data section exactly, each byte in one tensor. An
+    /// overlap would let two tensors read each other's numbers; a hole or trailing bytes are data
+    /// nobody reads (and room for a second file hidden in this one).
+    /// </summary>
+    private static void CheckTiling(string path, IEnumerable<TensorEntry> tensors, long dataStart, long dataLength)
+    {
+        long covered = 0;
+        TensorEntry? previous = null;
+        foreach (TensorEntry t in tensors.OrderBy(t => t.DataOffset).ThenBy(t => t.ByteLength))
+        {
+            long begin = t.DataOffset - dataStart;
+            if (begin < covered)
+                throw new SafeTensorsException(
+                    $"{path}: tensor '{t.Name}' (data_offsets [{begin}, {begin + t.ByteLength}]) overlaps tensor '{previous!.Name}' " +
+                    $"([{previous.DataOffset - dataStart}, {covered}]); tensors must not share bytes");
+            if (begin > covered)
+                throw new SafeTensorsException(
+                    $"{path}: data bytes [{covered}, {begin}) before tensor '{t.Name}' are unused; the tensors must cover the data with no holes");
+            covered = begin + t.ByteLength;
+            previous = t;
+        }
+        if (covered != dataLength)
+            throw new SafeTensorsException(previous is null
+                ? $"{path}: the header lists no tensor but {dataLength} data bytes follow it (unused)"
+                : $"{path}: data bytes [{covered}, {dataLength}) after tensor '{previous.Name}' are unused; the tensors must cover the data exactly");
+    }
+
+    private static int FirstInvalidUtf8Byte(ReadOnlySpan<byte> bytes)
+    {
+        Utf8.ToUtf16(bytes, new char[bytes.Length], out int read, out _, replaceInvalidSequences: false);
+        return read;
     }
 
     public bool Contains(string name) => _tensors.ContainsKey(name);
@@ -156,15 +238,17 @@ public sealed unsafe class SafeTensorsFile : ITensorSource, IDisposable
     {
         TensorEntry entry = Entry(name);
         ObjectDisposedException.ThrowIf(_view is null, this);
-        return new ReadOnlySpan<byte>(_base + entry.DataOffset, checked((int)entry.ByteLength));
+        if (entry.ByteLength > Array.MaxLength)
+            throw new SafeTensorsException($"{Path}: tensor '{name}' is {entry.ByteLength} bytes; this reader takes tensors of up to {Array.MaxLength} bytes (one span)");
+        return new ReadOnlySpan<byte>(_base + entry.DataOffset, (int)entry.ByteLength);
     }
 
     public float[] ReadFloat32(string name, params long[] expectedShape)
     {
         TensorEntry entry = Entry(name);
         CheckShape(entry, expectedShape);
+        ReadOnlySpan<byte> raw = RawBytes(name); // first: it refuses a tensor too large to allocate
         var result = new float[entry.ElementCount];
-        ReadOnlySpan<byte> raw = RawBytes(name);
         switch (entry.DType)
         {
             case TensorDType.F32:

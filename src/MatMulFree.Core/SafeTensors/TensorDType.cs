@@ -15,9 +15,18 @@ public static class TensorDTypes
 
     public static string ToSafeTensorsName(this TensorDType type) => type == TensorDType.Bool ? "BOOL" : type.ToString();
 
+    // Exact names only: Enum.TryParse would also take "1" (F16) and "F32, F16" (their bitwise or).
     public static bool TryParse(string name, out TensorDType type)
     {
-        if (name == "BOOL") { type = TensorDType.Bool; return true; }
-        return Enum.TryParse(name, ignoreCase: false, out type) && Enum.IsDefined(type);
+        foreach (TensorDType candidate in Enum.GetValues<TensorDType>())
+        {
+            if (candidate.ToSafeTensorsName() == name)
+            {
+                type = candidate;
+                return true;
+            }
+        }
+        type = default;
+        return false;
     }
 }

@@ -3,7 +3,8 @@ using System.Runtime.InteropServices;
 namespace MatMulFree.Engine.Sampling;
 
 /// <summary>
-/// Picks tokens from logits: repetition penalty, then greedy or temperature → top-k → top-p.
+/// Picks tokens from logits: repetition penalty, presence and frequency penalties, then greedy or
+/// temperature → top-k → top-p.
 /// Its random stream (SplitMix64) is its own, so a seed reproduces a sample on any runtime.
 /// <para>
 /// Nothing is allocated per token (the buffers are the sampler's), and nothing is fully sorted:
@@ -19,6 +20,10 @@ public sealed class Sampler
     private readonly int[] _heap, _picked, _penalized;
     private readonly float[] _scratch;
     private readonly double[] _probs;
+
+    /// <summary>How often each id was produced, and the distinct ids produced (in order): only when a presence or frequency penalty is set.</summary>
+    private readonly int[]? _counts, _produced;
+    private int _distinct, _lastLength;
     private int _stamp;
     private ulong _rng;
 
@@ -32,6 +37,11 @@ public sealed class Sampler
         _scratch = new float[vocabSize];
         _probs = new double[vocabSize];
         _rng = options.Seed;
+        if (options.PresencePenalty != 0 || options.FrequencyPenalty != 0)
+        {
+            _counts = new int[vocabSize];
+            _produced = new int[vocabSize];
+        }
     }
 
     /// <param name="logits">One row of logits; left unchanged.</param>
@@ -52,8 +62,26 @@ public sealed class Sampler
             throw new EngineException($"the logits hold {v} values, the sampler was made for a vocabulary of {_scratch.Length}");
         var z = _scratch.AsSpan(0, v);
         logits.CopyTo(z);
+        _lastLength = v;
         if (_options.RepetitionPenalty != 1f)
             Penalize(z, history);
+        if (_counts is null)
+            return Choose(z);
+        for (int i = 0; i < _distinct; i++)
+        {
+            int id = _produced![i];
+            if (id < v)
+                z[id] -= _options.PresencePenalty + _options.FrequencyPenalty * _counts[id];
+        }
+        int token = Choose(z);
+        if (_counts[token]++ == 0)
+            _produced![_distinct++] = token;
+        return token;
+    }
+
+    private int Choose(Span<float> z)
+    {
+        int v = z.Length;
         if (_options.Temperature == 0f)
             return ArgMax(z);
 
@@ -63,6 +91,32 @@ public sealed class Sampler
         if (_options.TopP < 1f)
             return SampleNucleus(z);
         return SampleAll(z);
+    }
+
+    /// <summary>
+    /// The log-probability of <paramref name="token"/> in the distribution the last <see cref="Next(ReadOnlySpan{float}, ReadOnlySpan{int})"/>
+    /// drew from: the softmax of its logits after the penalties, at the temperature (at 1 when greedy,
+    /// whose draw has no spread), over the whole vocabulary, before top-k and top-p cut it. The
+    /// <paramref name="topIds"/>.Length most likely ids go there, best first, their log-probabilities
+    /// into <paramref name="topLogprobs"/>. Call it before the next draw; it allocates nothing.
+    /// </summary>
+    public float LogProbability(int token, Span<int> topIds, Span<float> topLogprobs)
+    {
+        var z = _scratch.AsSpan(0, _lastLength);
+        if (_lastLength == 0 || (uint)token >= (uint)z.Length)
+            throw new EngineException($"log-probability of token {token} asked before a draw over a vocabulary holding it");
+        double t = _options.Temperature > 0 ? _options.Temperature : 1, max = z[ArgMax(z)], sum = 0;
+        foreach (float l in z)
+            sum += Math.Exp((l - max) / t);
+        double logSum = Math.Log(sum);
+        int k = Math.Min(topIds.Length, z.Length);
+        var best = k > 0 ? TopK(z, k) : [];
+        for (int i = 0; i < k; i++)
+        {
+            topIds[i] = best[i];
+            topLogprobs[i] = (float)((z[best[i]] - max) / t - logSum);
+        }
+        return (float)((z[token] - max) / t - logSum);
     }
 
     public static int ArgMax(ReadOnlySpan<float> z)

@@ -15,6 +15,15 @@ public sealed record SamplingOptions
     /// <summary>CTRL-style penalty on tokens already seen (positive logits divided, negative multiplied); 1 is none.</summary>
     public float RepetitionPenalty { get; init; } = 1f;
 
+    /// <summary>
+    /// OpenAI's penalties on the tokens this sampler has produced (the prompt does not count):
+    /// logit[t] −= presence·[count[t] &gt; 0] + frequency·count[t]; both in [−2, 2], 0 is none.
+    /// </summary>
+    public float PresencePenalty { get; init; }
+
+    /// <inheritdoc cref="PresencePenalty"/>
+    public float FrequencyPenalty { get; init; }
+
     public int MaxTokens { get; init; } = 256;
 
     /// <summary>Generation ends after emitting one of these (it is not printed).</summary>
@@ -32,6 +41,10 @@ public sealed record SamplingOptions
             throw new EngineException($"--top-p must be in (0, 1], got {TopP}");
         if (!(RepetitionPenalty > 0) || float.IsInfinity(RepetitionPenalty))
             throw new EngineException($"--repetition-penalty must be a finite number > 0, got {RepetitionPenalty}");
+        if (!(PresencePenalty >= -2 && PresencePenalty <= 2))
+            throw new EngineException($"--presence-penalty must be in [-2, 2], got {PresencePenalty}");
+        if (!(FrequencyPenalty >= -2 && FrequencyPenalty <= 2))
+            throw new EngineException($"--frequency-penalty must be in [-2, 2], got {FrequencyPenalty}");
         if (MaxTokens < 0)
             throw new EngineException($"--max-tokens must be ≥ 0, got {MaxTokens}");
     }

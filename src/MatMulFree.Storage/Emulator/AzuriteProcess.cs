@@ -140,14 +140,7 @@ public sealed class AzuriteProcess : IAsyncDisposable
         var ports = LoopbackPorts.Free(3);
         var (blob, queue, table) = (ports[0], ports[1], ports[2]);
         var data = Directory.CreateTempSubdirectory("mmf-azurite-").FullName;
-        var start = new ProcessStartInfo(executable,
-        [
-            "--silent", "--location", data,
-            "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
-            "--blobPort", $"{blob}", "--queuePort", $"{queue}", "--tablePort", $"{table}",
-            // Azure.Storage.Blobs 12.30 sends an API version newer than Azurite 3.35 knows.
-            "--skipApiVersionCheck", "--loose",
-        ])
+        var start = new ProcessStartInfo(executable, Arguments(data, blob, queue, table))
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
@@ -169,6 +162,18 @@ public sealed class AzuriteProcess : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>Azurite's command line: loopback only, the given ports and data folder, no telemetry.</summary>
+    private static string[] Arguments(string dataDirectory, int blobPort, int queuePort, int tablePort) =>
+    [
+        "--silent", "--location", dataDirectory,
+        "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
+        "--blobPort", $"{blobPort}", "--queuePort", $"{queuePort}", "--tablePort", $"{tablePort}",
+        // Azure.Storage.Blobs 12.30 sends an API version newer than Azurite 3.35 knows.
+        "--skipApiVersionCheck", "--loose",
+        // Azurite otherwise sends usage data to an outside host each time it starts; tests and benchmarks must not reach out.
+        "--disableTelemetry",
+    ];
 
     private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
     {

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -36,6 +38,12 @@ public sealed record Manifest
     public long TotalBytes => Files.Sum(f => f.Size);
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>
+    /// Lowercase hex SHA-256 of <see cref="ToJson"/>: it changes with any file's path, size or hash,
+    /// so it names the snapshot's exact contents (a version deleted and pushed again gets another).
+    /// </summary>
+    public string Sha256() => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(ToJson())));
 
     /// <summary>Parses and checks a manifest; <paramref name="source"/> names it in errors.</summary>
     public static Manifest Parse(string json, string source)

@@ -8,8 +8,6 @@ namespace MatMulFree.Storage;
 /// </summary>
 public static class SnapshotReader
 {
-    private const string PartialSuffix = ".mmf-partial";
-
     /// <summary>The snapshot's manifest, or null when there is none (the snapshot does not exist).</summary>
     public static async Task<Manifest?> ReadManifestAsync(IBlobStore store, string prefix, CancellationToken cancellationToken)
     {
@@ -37,43 +35,67 @@ public static class SnapshotReader
     }
 
     /// <summary>
-    /// Downloads every file of <paramref name="manifest"/> into <paramref name="destination"/>, then
-    /// writes the manifest beside them. A file appears under its name only once its bytes matched.
+    /// Downloads every file of <paramref name="manifest"/> into <paramref name="destination"/>, with
+    /// the manifest beside them. All or nothing: the files are staged in a hidden folder inside
+    /// <paramref name="destination"/> and moved into place only once every one matched, so a failed
+    /// download changes no file there (and removes <paramref name="destination"/> if it created it).
     /// </summary>
     public static async Task DownloadAsync(
         IBlobStore store, string prefix, Manifest manifest, string destination, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(destination);
         var root = Path.GetFullPath(destination);
-        foreach (var file in manifest.Files)
+        bool created = !Directory.Exists(root);
+        try
         {
-            var blobPath = $"{prefix}/{file.Path}";
-            var target = Path.GetFullPath(Path.Combine(root, file.Path));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            var partial = target + PartialSuffix;
-            try
+            Directory.CreateDirectory(root);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreLocationException($"cannot download into '{destination}': {e.Message}", e);
+        }
+        // Inside the destination, so that the final moves are renames on one file system; the
+        // reserved prefix keeps the name out of any manifest's paths.
+        var staging = Path.Combine(root, $"{BlobPath.ReservedPrefix}partial-{Guid.NewGuid():N}");
+        try
+        {
+            foreach (var file in manifest.Files)
+                await DownloadFileAsync(store, $"{prefix}/{file.Path}", file, Path.Combine(staging, file.Path), progress, cancellationToken);
+            await File.WriteAllTextAsync(Path.Combine(staging, StoreLayout.ManifestFile), manifest.ToJson(), cancellationToken);
+            foreach (var path in manifest.Files.Select(f => f.Path).Append(StoreLayout.ManifestFile))
             {
-                string sha;
-                long size;
-                await using (var output = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, FileOptions.Asynchronous))
-                await using (var hashing = HashingStream.ForWriting(output))
-                {
-                    var perFile = progress is null ? null : new Progress<long>(done => progress.Report(new TransferProgress(file.Path, done, file.Size)));
-                    await store.DownloadAsync(blobPath, hashing, perFile, cancellationToken);
-                    sha = hashing.Sha256Hex();
-                    size = hashing.BytesHashed;
-                }
-                var check = Compare(file, size, sha);
-                if (!check.IsOk) throw new BlobIntegrityException(store.Location, blobPath, check.Describe());
-                File.Move(partial, target, overwrite: true);
-                progress?.Report(new TransferProgress(file.Path, file.Size, file.Size));
-            }
-            finally
-            {
-                if (File.Exists(partial)) File.Delete(partial);
+                var target = Path.Combine(root, path);
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Move(Path.Combine(staging, path), target, overwrite: true);
             }
         }
-        await File.WriteAllTextAsync(Path.Combine(root, StoreLayout.ManifestFile), manifest.ToJson(), cancellationToken);
+        catch when (created)
+        {
+            Directory.Delete(root, recursive: true);
+            throw;
+        }
+        finally
+        {
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    private static async Task DownloadFileAsync(
+        IBlobStore store, string blobPath, ManifestEntry file, string target, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        string sha;
+        long size;
+        await using (var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20, FileOptions.Asynchronous))
+        await using (var hashing = HashingStream.ForWriting(output))
+        {
+            var perFile = progress is null ? null : new Progress<long>(done => progress.Report(new TransferProgress(file.Path, done, file.Size)));
+            await store.DownloadAsync(blobPath, hashing, perFile, cancellationToken);
+            sha = hashing.Sha256Hex();
+            size = hashing.BytesHashed;
+        }
+        var check = FileCheck.Compare(file, size, sha);
+        if (!check.IsOk) throw new BlobIntegrityException(store.Location, blobPath, check.Describe());
+        progress?.Report(new TransferProgress(file.Path, file.Size, file.Size));
     }
 
     /// <summary>Re-hashes every file of the snapshot in the store; also reports files the manifest does not list.</summary>
@@ -99,16 +121,11 @@ public static class SnapshotReader
             await using var hashing = HashingStream.ForWriting(Stream.Null);
             var perFile = progress is null ? null : new Progress<long>(done => progress.Report(new TransferProgress(file.Path, done, file.Size)));
             await store.DownloadAsync($"{prefix}/{file.Path}", hashing, perFile, cancellationToken);
-            checks.Add(Compare(file, hashing.BytesHashed, hashing.Sha256Hex()));
+            checks.Add(FileCheck.Compare(file, hashing.BytesHashed, hashing.Sha256Hex()));
         }
         present.Remove(StoreLayout.ManifestFile);
         present.Remove(StoreLayout.ClaimFile);
         checks.AddRange(present.Values.Select(b => new FileCheck(b.Path[(prefix.Length + 1)..], FileCheckStatus.NotInManifest, 0, b.Length, null, null)));
         return checks;
     }
-
-    private static FileCheck Compare(ManifestEntry file, long size, string sha) =>
-        size != file.Size ? new FileCheck(file.Path, FileCheckStatus.SizeMismatch, file.Size, size, file.Sha256, sha)
-        : sha != file.Sha256 ? new FileCheck(file.Path, FileCheckStatus.HashMismatch, file.Size, size, file.Sha256, sha)
-        : new FileCheck(file.Path, FileCheckStatus.Ok, file.Size, size, file.Sha256, sha);
 }

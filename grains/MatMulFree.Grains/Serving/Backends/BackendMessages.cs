@@ -44,7 +44,8 @@ public sealed record BackendTurn(
     [property: Id(4)] int[] Tokens,
     [property: Id(5)] int MaxTokens,
     [property: Id(6)] bool StopAtEos,
-    [property: Id(7)] SamplingSettings Sampling);
+    [property: Id(7)] SamplingSettings Sampling,
+    [property: Id(8)] int TopLogprobs = -1);
 
 /// <summary>
 /// A backend's answer, streamed: tokens, then one final event with the state after the turn
@@ -56,7 +57,8 @@ public sealed record BackendEvent(
     [property: Id(1)] string? FinishReason,
     [property: Id(2)] byte[]? FinalState = null,
     [property: Id(3)] long StateTokens = 0,
-    [property: Id(4)] bool NeedState = false)
+    [property: Id(4)] bool NeedState = false,
+    [property: Id(5)] TokenLogprobs? Logprobs = null)
 {
     public static BackendEvent MissingState { get; } = new(-1, null, NeedState: true);
 }

@@ -68,7 +68,7 @@ public sealed class EngineBackend : IComputeBackend
             // Free batch slots take turns at once; beyond them at most MaxQueue may wait.
             if (_waiting.Count >= _limits.MaxQueue + Math.Max(0, _limits.MaxBatch - Active))
             {
-                _metrics?.Rejected.Add(1);
+                _metrics?.RecordRejected(Capabilities.Model);
                 int retry = Math.Max(1, _waiting.Count / Math.Max(1, _limits.MaxBatch));
                 throw new BackendBusyException($"backend for model {Capabilities.Model} is full ({_waiting.Count} turns waiting, {Active} running); retry in {retry} s", retry);
             }
@@ -145,7 +145,7 @@ public sealed class EngineBackend : IComputeBackend
                 _running.Clear();
                 continue;
             }
-            _metrics?.RecordStep(n, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            _metrics?.RecordStep(Capabilities.Model, n, System.Diagnostics.Stopwatch.GetElapsedTime(started));
             Interlocked.Increment(ref _steps);
             Interlocked.Add(ref _stepRows, n);
             if (n > _largestBatch)
@@ -215,22 +215,31 @@ public sealed class EngineBackend : IComputeBackend
     {
         int token = s.Sampler.Next(logits, []);
         s.Produced++;
-        _metrics?.Tokens.Add(1);
+        _metrics?.RecordToken(Capabilities.Model);
+        var logprobs = s.Turn.TopLogprobs >= 0 ? LogProbabilities(s, token) : null;
         string? finish = s.Turn.StopAtEos && token == _eos ? "stop" : s.Produced >= s.Turn.MaxTokens ? "length" : null;
         if (finish is not null)
-            Finish(s, token, finish);
+            Finish(s, token, finish, logprobs);
         else
         {
-            s.Events.Writer.TryWrite(new BackendEvent(token, null));
+            s.Events.Writer.TryWrite(new BackendEvent(token, null, Logprobs: logprobs));
             s.NextInput = token;
         }
     }
 
-    private void Finish(TurnSequence s, int lastToken, string reason)
+    private static TokenLogprobs LogProbabilities(TurnSequence s, int token)
+    {
+        var ids = new int[Math.Min(s.Turn.TopLogprobs, 64)];
+        var top = new float[ids.Length];
+        float logprob = s.Sampler.LogProbability(token, ids, top);
+        return new TokenLogprobs(logprob, ids, top);
+    }
+
+    private void Finish(TurnSequence s, int lastToken, string reason, TokenLogprobs? logprobs = null)
     {
         var state = s.State!;
         _cache.Store(s.Turn.SessionId, s.Turn.Incarnation, s.Turn.Version + 1, state);
-        s.Complete(new BackendEvent(lastToken, reason, state.Serialize(), state.Tokens));
+        s.Complete(new BackendEvent(lastToken, reason, state.Serialize(), state.Tokens, Logprobs: logprobs));
     }
 
     private static void Guard(TurnSequence s, Action step)
