@@ -1,12 +1,17 @@
+using System.Reflection;
 using MatMulFree.Cli;
 using MatMulFree.Cli.Commands;
+using Spectre.Console;
 using Spectre.Console.Cli;
 
+ConsoleWidth.Apply(AnsiConsole.Profile);
 var app = new CommandApp();
 app.Configure(config =>
 {
     config.SetApplicationName("mmf");
-    config.SetExceptionHandler(CliErrors.Report);
+    config.SetApplicationVersion(typeof(CliErrors).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown");
+    config.SetExceptionHandler((exception, resolver) => CliErrors.Report(exception, resolver, args));
+    config.Settings.Registrar.RegisterInstance<ICommandInterceptor>(new UnknownFlagInterceptor());
 
     config.AddCommand<ScoreCommand>("score")
         .WithDescription("Mean next-token loss and perplexity of a model on data.");
@@ -24,7 +29,11 @@ app.Configure(config =>
     config.AddCommand<GenerateCommand>("generate").WithDescription("Generate text with the CPU engine, streamed.");
 
     config.AddCommand<TrainCommand>("train").WithDescription("Data-parallel training on Orleans: embedded silos or a running cluster.");
-    config.AddBranch("data", data => data.AddCommand<DataPrepareCommand>("prepare").WithDescription("Text, folders or JSONL into token shards in a store."));
+    config.AddBranch("data", data =>
+    {
+        data.SetDescription("Training data sets: text, folders or JSONL made into token shards.");
+        data.AddCommand<DataPrepareCommand>("prepare").WithDescription("Text, folders or JSONL into token shards in a store.");
+    });
     config.AddBranch("runs", runs =>
     {
         runs.SetDescription("Training runs: their checkpoints, status and loss curves.");

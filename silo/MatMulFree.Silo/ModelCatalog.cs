@@ -13,7 +13,7 @@ public sealed class ModelCatalog : IDisposable
     {
         foreach (string source in settings.Models)
         {
-            var model = ServedModel.Load(source, settings.ModelCache, notice => log.LogInformation("{Notice}", notice));
+            var model = ServedModel.Load(source, settings.ModelCache, notice => log.LogInformation("{Notice}", notice), settings.ModelStore);
             if (!_byName.TryAdd(model.Name, model))
             {
                 model.Dispose();

@@ -98,6 +98,8 @@ public static class SiloHosting
         // time since boot (00:14:24 in a process 4 s old) as a stall; nothing is blocked.
         builder.Logging.AddFilter("Orleans.Runtime.Silo", Microsoft.Extensions.Logging.LogLevel.Error);
         builder.Logging.AddFilter("Orleans.Runtime.Watchdog", Microsoft.Extensions.Logging.LogLevel.Error);
+        // A failed start is thrown to the caller, who reports it once; the host would also log it, stack trace and all.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", Microsoft.Extensions.Logging.LogLevel.None);
         builder.AddMatMulFreeSilo(settings);
         configure?.Invoke(builder);
         var app = builder.Build();
@@ -109,9 +111,16 @@ public static class SiloHosting
             app.Services.GetRequiredService<ModelCatalog>();
             await app.StartAsync(cancellationToken);
         }
-        catch
+        catch (Exception e)
         {
+            // Stopped before it is disposed: the silo may have started before the HTTP server failed, and
+            // disposing it running made its shutdown log an ObjectDisposedException over the real error.
+            // A silo that never started refuses to stop; that must not hide why the start failed either.
+            try { await app.StopAsync(CancellationToken.None); }
+            catch (Exception) { }
             await app.DisposeAsync();
+            if (e is IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException } && Uri.TryCreate(settings.HttpUrl, UriKind.Absolute, out var url))
+                throw new Core.MatMulFreeException($"port {url.Port} on {url.Host} is already in use (by another `mmf serve` or server; choose another port)", e);
             throw;
         }
         return app;

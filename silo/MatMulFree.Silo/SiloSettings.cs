@@ -15,6 +15,9 @@ public sealed class SiloSettings
     /// <summary>Models to serve: Hugging Face folders, folders with a converted model.mmfserve, store URIs (…/models/NAME[/VERSION]), or <c>random:370m</c> (random weights of a preset shape, for benchmarks).</summary>
     public List<string> Models { get; init; } = [];
 
+    /// <summary>The store that model paths inside a store (models/NAME, runs/RUN) are resolved in (as <c>--store</c> elsewhere); null: $MMF_STORE, else the default store.</summary>
+    public string? ModelStore { get; init; }
+
     /// <summary>Azure Storage connection string (or Azurite's) for session and training grain state; null keeps it in memory (lost when the silo stops).</summary>
     public string? StorageConnectionString { get; init; }
 
@@ -54,6 +57,7 @@ public sealed class SiloSettings
         return new SiloSettings
         {
             Models = List(c["Models"] ?? c["Model"]),
+            ModelStore = c["ModelStore"],
             StorageConnectionString = c["StorageConnectionString"],
             ClusteringConnectionString = c["ClusteringConnectionString"],
             ClusterId = c["ClusterId"] ?? "mmf",

@@ -109,7 +109,8 @@ public sealed class StoreLocation
         text.Contains("://", StringComparison.Ordinal) || text.StartsWith('/') || text.StartsWith("./", StringComparison.Ordinal)
         || text.StartsWith("~/", StringComparison.Ordinal) || IsConnectionString(text);
 
-    private static bool IsConnectionString(string text) =>
+    /// <summary>Whether <paramref name="text"/> is a connection string rather than a URI or a folder.</summary>
+    public static bool IsConnectionString(string text) =>
         text.Contains('=') && !text.Contains("://", StringComparison.Ordinal)
         || text.StartsWith("UseDevelopmentStorage=", StringComparison.OrdinalIgnoreCase)
         || text.Contains("AccountName=", StringComparison.OrdinalIgnoreCase) || text.Contains("BlobEndpoint=", StringComparison.OrdinalIgnoreCase);

@@ -12,10 +12,11 @@ internal static class Mmf
         public string Output => Stdout + Stderr;
     }
 
-    public static Task<Result> RunAsync(params string[] args) => RunAsync(new Dictionary<string, string>(), args);
+    public static Task<Result> RunAsync(params string[] args) => RunAsync(new Dictionary<string, string?>(), args);
 
-    /// <summary>As <see cref="RunAsync(string[])"/>, with <paramref name="environment"/> added to the child's environment.</summary>
-    public static async Task<Result> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
+    /// <summary>As <see cref="RunAsync(string[])"/>, with <paramref name="environment"/> applied to the child's environment.</summary>
+    /// <param name="environment">Variables to set, or (null) to remove, on top of the defaults below.</param>
+    public static async Task<Result> RunAsync(IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -27,7 +28,11 @@ internal static class Mmf
         foreach (string a in args) start.ArgumentList.Add(a);
         start.Environment["NO_COLOR"] = "1";
         start.Environment["COLUMNS"] = "200";
-        foreach (var (name, value) in environment) start.Environment[name] = value;
+        foreach (var (name, value) in environment)
+        {
+            if (value is null) start.Environment.Remove(name);
+            else start.Environment[name] = value;
+        }
 
         using Process process = Process.Start(start)!;
         Task<string> stdout = process.StandardOutput.ReadToEndAsync();

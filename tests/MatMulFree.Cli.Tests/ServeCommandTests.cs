@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using MatMulFree.Core;
 
 namespace MatMulFree.Cli.Tests;
 
-/// <summary>`mmf serve` as a user runs it: the real binary in the background, stopped with SIGTERM as Ctrl+C or a service manager would.</summary>
+/// <summary>`mmf serve` as a user runs it: the real binary in the background, stopped with SIGTERM as Ctrl+C or a service manager would; and when it cannot start.</summary>
 public sealed class ServeCommandTests
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(2);
@@ -36,6 +37,56 @@ public sealed class ServeCommandTests
         Assert.True(serve.ExitCode == 0, output);
         string[] complaints = log.Split('\n').Where(l => l.StartsWith("warn:") || l.StartsWith("fail:") || l.StartsWith("crit:") || l.Contains("deadlock")).ToArray();
         Assert.True(complaints.Length == 0, log);
+    }
+
+    [Fact]
+    public async Task Serve_PortAlreadyInUse_ExitsTwoWithOneErrorLine()
+    {
+        using var occupant = new TcpListener(IPAddress.Loopback, 0);
+        occupant.Start();
+        int port = ((IPEndPoint)occupant.LocalEndpoint).Port;
+
+        Mmf.Result r = await Mmf.RunAsync("serve", "--model", "tests/data/models/tiny", "--port", $"{port}");
+        AssertPortInUse(r, port);
+    }
+
+    [Fact]
+    public async Task Serve_OrleansDefaultPortsInUse_StillStartsItsSilo()
+    {
+        // Held here, or already by another silo on this machine: either way busy, as under a first `mmf serve`.
+        using var silo = TryHold(11111);
+        using var gateway = TryHold(30000);
+        using var occupant = new TcpListener(IPAddress.Loopback, 0);
+        occupant.Start();
+        int port = ((IPEndPoint)occupant.LocalEndpoint).Port;
+
+        // The silo starts on ports of its own, so it is the HTTP port, taken too, that stops this one.
+        Mmf.Result r = await Mmf.RunAsync("serve", "--model", "tests/data/models/tiny", "--port", $"{port}");
+        AssertPortInUse(r, port);
+    }
+
+    private static TcpListener? TryHold(int port)
+    {
+        var listener = new TcpListener(IPAddress.Loopback, port);
+        try
+        {
+            listener.Start();
+            return listener;
+        }
+        catch (SocketException)
+        {
+            listener.Dispose();
+            return null;
+        }
+    }
+
+    private static void AssertPortInUse(Mmf.Result r, int port)
+    {
+        Assert.True(r.ExitCode == 2, r.Output);
+        Assert.Contains($"error: port {port} on 127.0.0.1 is already in use", r.Output);
+        Assert.Single(r.Output.Split('\n'), line => line.StartsWith("error:", StringComparison.Ordinal));
+        Assert.DoesNotContain("   at ", r.Output);
+        Assert.DoesNotContain("Exception", r.Output);
     }
 
     private static Process Start(params string[] args)

@@ -19,7 +19,7 @@ public sealed class ServeFromAFailingStoreTests : IDisposable
         // A name of its own: a cache shared between runs (or users) cannot hand this test anything.
         string name = $"relx-{Guid.NewGuid():N}"[..13];
         string store = Path.Combine(_root, "store");
-        var environment = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = Path.Combine(_root, "cache") };
+        var environment = new Dictionary<string, string?> { ["XDG_CACHE_HOME"] = Path.Combine(_root, "cache") };
         Mmf.Result push = await Mmf.RunAsync("store", "push", "--model", "tests/data/models/tiny", "--to", $"{store}/models/{name}");
         Assert.True(push.ExitCode == 0, push.Output);
         string weights = Path.Combine(store, "models", name, "1", "model.safetensors");

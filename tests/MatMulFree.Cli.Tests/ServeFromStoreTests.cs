@@ -24,7 +24,7 @@ public sealed class ServeFromStoreTests : IDisposable
         // mistaken for a model folder. And the URI form with an explicit version.
         foreach (string source in new[] { $"{store}/models/tiny", $"file://{store}/models/tiny/1" })
         {
-            Mmf.Result r = await Mmf.RunAsync(new Dictionary<string, string> { ["XDG_CACHE_HOME"] = Path.Combine(_root, "cache") }, "bench", "serve", "--model", source, "--sessions", "2", "--tokens", "4", "--seconds", "0.1", "--json");
+            Mmf.Result r = await Mmf.RunAsync(new Dictionary<string, string?> { ["XDG_CACHE_HOME"] = Path.Combine(_root, "cache") }, "bench", "serve", "--model", source, "--sessions", "2", "--tokens", "4", "--seconds", "0.1", "--json");
             Assert.True(r.ExitCode == 0, $"{source}: {r.Output}");
             using JsonDocument json = JsonDocument.Parse(r.Stdout);
             Assert.Equal("tiny", json.RootElement.GetProperty("model").GetString());

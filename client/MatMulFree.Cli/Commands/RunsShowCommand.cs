@@ -30,14 +30,15 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
         public string? Svg { get; init; }
 
         [CommandOption("--json")]
-        [Description("Print one JSON object: status, step, latest checkpoint, and every step's metrics.")]
+        [Description("Print one JSON object: status, step, total steps, latest checkpoint, and every step's metrics.")]
         public bool Json { get; init; }
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         string status;
-        long? latest;
+        long? latest, total;
+        long step;
         IReadOnlyList<StepMetrics> steps;
         IReadOnlyList<string> events = [];
         if (settings.Cluster is not null)
@@ -45,7 +46,9 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
             await using var cluster = await TrainingCluster.OpenAsync(settings.Cluster, 0, cancellationToken);
             var snapshot = await cluster.Grains.GetGrain<ITrainingJobGrain>(settings.Run).GetSnapshotAsync(0);
             if (snapshot.Spec is null) throw new TrainingException($"run '{settings.Run}' is not known to cluster {settings.Cluster}");
-            (status, latest, steps, events) = (snapshot.Status.ToString().ToLowerInvariant(), snapshot.LatestCheckpoint, snapshot.Steps.Select(s => s.ToMetrics()).ToList(), snapshot.Events);
+            // The job's own step: a live run is past its latest checkpoint, and the metrics it sends are the last 1,000 at most.
+            (status, step, total, latest, steps, events) = (snapshot.Status.ToString().ToLowerInvariant(), snapshot.Step, snapshot.TotalSteps,
+                snapshot.LatestCheckpoint, snapshot.Steps.Select(s => s.ToMetrics()).ToList(), snapshot.Events);
         }
         else
         {
@@ -54,17 +57,19 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
                 ?? throw new TrainingException($"run '{settings.Run}' has no checkpoint in {checkpoints.Location}");
             steps = (await checkpoints.ReadStateAsync(latest.Value, cancellationToken)).Metrics;
             var options = await checkpoints.ReadOptionsAsync(cancellationToken);
-            status = options is not null && latest >= options.TotalSteps ? "completed" : $"stopped at checkpoint {latest}";
+            (step, total) = (latest.Value, options?.TotalSteps);
+            // The store knows checkpoints only: a run short of its total may have stopped, or may be training now.
+            status = total is not null && latest >= total ? "completed" : "stopped or still training (--cluster reads a live job)";
         }
 
         if (settings.Svg is not null)
             await File.WriteAllTextAsync(settings.Svg, LossCurveSvg.Render(steps, $"{settings.Run}: training loss"), cancellationToken);
         if (settings.Json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(new { run = settings.Run, status, latest_checkpoint = latest, steps }, new JsonSerializerOptions(JsonSerializerDefaults.Web)));
+            Console.WriteLine(JsonSerializer.Serialize(new { run = settings.Run, status, step, total_steps = total, latest_checkpoint = latest, steps }, new JsonSerializerOptions(JsonSerializerDefaults.Web)));
             return 0;
         }
-        AnsiConsole.MarkupLineInterpolated($"run [bold]{settings.Run}[/]: {status}, latest checkpoint {latest?.ToString() ?? "-"}, {steps.Count} steps");
+        AnsiConsole.MarkupLineInterpolated($"run [bold]{settings.Run}[/]: {status}, step {step} of {total?.ToString() ?? "?"}, latest checkpoint {latest?.ToString() ?? "-"}");
         var table = new Table().AddColumns("step", "loss", "lr", "grad norm", "workers", "tokens/s", "all-reduce ms");
         int stride = Math.Max(1, steps.Count / 20);
         foreach (var s in steps.Where((s, i) => i % stride == 0 || i == steps.Count - 1))

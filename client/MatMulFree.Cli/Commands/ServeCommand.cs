@@ -1,5 +1,7 @@
 using System.ComponentModel;
+using MatMulFree.Core;
 using MatMulFree.Grains.Serving.Backends;
+using MatMulFree.Storage;
 using MatMulFree.Silo;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
@@ -15,10 +17,11 @@ namespace MatMulFree.Cli.Commands;
 /// </summary>
 public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : StoreSettings
     {
         [CommandOption("--model <DIR|STORE_URI>")]
-        [Description("Model to serve: a model folder (Hugging Face or `mmf convert` output) or a store URI …/models/NAME[[/VERSION]]. Repeat for several.")]
+        [Description("Model to serve: a model folder (Hugging Face or `mmf convert` output), or a store URI or path inside --store: " +
+                     "models/NAME[[/VERSION]], or a training run's checkpoint runs/RUN[[/checkpoints/STEP]] (default its latest). Repeat for several.")]
         public string[] Models { get; init; } = [];
 
         [CommandOption("--port <P>")]
@@ -34,10 +37,6 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         [CommandOption("--api-key <KEY>")]
         [Description("Require this bearer key; repeat for several. Sessions are visible only to the key that created them. Default: open.")]
         public string[] ApiKeys { get; init; } = [];
-
-        [CommandOption("--storage <CONNECTION_STRING>")]
-        [Description("Azure Storage (or Azurite) connection string for session state. Default: in memory, lost at exit.")]
-        public string? Storage { get; init; }
 
         [CommandOption("--max-batch <N>")]
         [Description("Sessions advanced together in one batched step. Default 64.")]
@@ -62,15 +61,26 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         string url = $"http://{settings.Host}:{settings.Port}";
+        string? sessions = SessionStorage(settings.Store);
+        // The silo's own ports are internal to this process: free ones, so that a second `mmf serve` on another --port can start.
+        int[] ports = LoopbackPorts.Free(2);
         var silo = new SiloSettings
         {
-            Models = [.. settings.Models], HttpUrl = url, ApiKeys = [.. settings.ApiKeys], StorageConnectionString = settings.Storage,
-            Limits = new BackendLimits(settings.MaxBatch, settings.MaxQueue),
+            Models = [.. settings.Models], ModelStore = settings.Store, HttpUrl = url, ApiKeys = [.. settings.ApiKeys], StorageConnectionString = sessions,
+            Limits = new BackendLimits(settings.MaxBatch, settings.MaxQueue), SiloPort = ports[0], GatewayPort = ports[1],
         };
         await using var app = await SiloHosting.StartEmbeddedAsync(silo, cancellationToken);
         AnsiConsole.MarkupLineInterpolated($"serving [bold]{string.Join(", ", settings.Models)}[/] on [bold]{url}[/] (OpenAI API under /v1, sessions under /v1/sessions, metrics at /metrics); Ctrl+C stops");
+        AnsiConsole.MarkupLineInterpolated($"session state: {(sessions is null ? "in memory, lost at exit (--store with an Azure Storage connection string keeps it)" : "in the --store account")}");
         // The host's console lifetime turns SIGINT and SIGTERM into a graceful stop (sessions' state is already persisted per turn).
         await app.WaitForShutdownAsync(cancellationToken);
         return 0;
     }
+
+    /// <summary>Orleans' blob grain storage takes a connection string: a store given as one keeps the sessions too, in its own containers.</summary>
+    private static string? SessionStorage(string? store) =>
+        store is { Length: > 0 } && StoreLocation.IsConnectionString(store.Trim())
+            ? string.Join(';', store.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Where(part => !part.StartsWith("Container=", StringComparison.OrdinalIgnoreCase)))
+            : null;
 }

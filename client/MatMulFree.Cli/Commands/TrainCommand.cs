@@ -18,7 +18,8 @@ public sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
     public sealed class Settings : StoreSettings
     {
         [CommandOption("--model-config <CONFIG>")]
-        [Description("tiny (byte-level, d 256, 4 layers), 370m, 1.3b, 2.7b, or a Hugging Face config.json. Default: tiny.")]
+        [Description("tiny (byte-level, d 256, 4 layers), 370m, 1.3b, 2.7b, or a Hugging Face config.json.")]
+        [DefaultValue("tiny")]
         public string ModelConfig { get; init; } = "tiny";
 
         [CommandOption("--data <URI>")]
@@ -26,23 +27,28 @@ public sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         public string? Data { get; init; }
 
         [CommandOption("--workers <N>")]
-        [Description("Data-parallel workers, each on its own silo. Default: 1.")]
+        [Description("Data-parallel workers, each on its own silo.")]
+        [DefaultValue(1)]
         public int Workers { get; init; } = 1;
 
         [CommandOption("--steps <S>")]
-        [Description("Optimizer steps. Default: 200.")]
+        [Description("Optimizer steps.")]
+        [DefaultValue(200L)]
         public long Steps { get; init; } = 200;
 
         [CommandOption("--batch <B>")]
-        [Description("Sequences per micro-batch on each worker. Default: 8.")]
+        [Description("Sequences per micro-batch on each worker.")]
+        [DefaultValue(8)]
         public int Batch { get; init; } = 8;
 
         [CommandOption("--accumulate <A>")]
-        [Description("Micro-batches per worker per step (gradient accumulation); the global batch is workers × A × B. Default: 1.")]
+        [Description("Micro-batches per worker per step (gradient accumulation); the global batch is workers × A × B.")]
+        [DefaultValue(1)]
         public int Accumulate { get; init; } = 1;
 
         [CommandOption("--seq <T>")]
-        [Description("Tokens per sequence. Default: 128.")]
+        [Description("Tokens per sequence.")]
+        [DefaultValue(128)]
         public int Seq { get; init; } = 128;
 
         [CommandOption("--lr <X>")]
@@ -54,15 +60,18 @@ public sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         public long? Warmup { get; init; }
 
         [CommandOption("--seed <N>")]
-        [Description("Seed of the initial weights and the data order. Default: 1234.")]
+        [Description("Seed of the initial weights and the data order.")]
+        [DefaultValue(1234L)]
         public long Seed { get; init; } = 1234;
 
         [CommandOption("--checkpoint-every <K>")]
-        [Description("Save a checkpoint (weights, optimizer, data position, metrics) every K steps, and after the last. Default: 100.")]
+        [Description("Save a checkpoint (weights, optimizer, data position, metrics) every K steps, and after the last.")]
+        [DefaultValue(100)]
         public int CheckpointEvery { get; init; } = 100;
 
         [CommandOption("--keep <N>")]
-        [Description("Checkpoints to keep (the newest N). Default: 3.")]
+        [Description("Checkpoints to keep (the newest N).")]
+        [DefaultValue(3)]
         public int Keep { get; init; } = 3;
 
         [CommandOption("--run <NAME>")]
@@ -78,11 +87,13 @@ public sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         public string? Cluster { get; init; }
 
         [CommandOption("--step-timeout <SECONDS>")]
-        [Description("A step phase slower than this counts as a lost worker: roll back and regroup. Default: 600.")]
+        [Description("A step phase slower than this counts as a lost worker: roll back and regroup.")]
+        [DefaultValue(600)]
         public int StepTimeout { get; init; } = 600;
 
         [CommandOption("--device <DEVICE>")]
         [Description("cpu. (cuda needs a build with TorchSharp-cuda-linux, which this one is not.)")]
+        [DefaultValue("cpu")]
         public string Device { get; init; } = "cpu";
 
         [CommandOption("--json")]
@@ -134,7 +145,9 @@ public sealed class TrainCommand : AsyncCommand<TrainCommand.Settings>
         if (!settings.Json && final.Steps.Length > 0)
         {
             var last = final.Steps[^1];
-            AnsiConsole.MarkupLineInterpolated($"done: step {last.Step}, loss {last.Loss:F4}, latest checkpoint {final.LatestCheckpoint}, {final.Rollbacks} rollback(s); parameters {last.ParameterHash}");
+            AnsiConsole.MarkupLineInterpolated($"done: step {last.Step}, loss {last.Loss:F4}, {final.Rollbacks} rollback(s); parameters {last.ParameterHash}");
+            if (final.LatestCheckpoint is long step)
+                AnsiConsole.MarkupLineInterpolated($"latest checkpoint: {StoreLocation.Resolve(StoreLayout.Checkpoint(run, step), store)}");
         }
         return 0;
     }
