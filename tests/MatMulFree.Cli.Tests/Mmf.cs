@@ -23,6 +23,8 @@ internal static class Mmf
             WorkingDirectory = RepoRoot,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            // The child reads an empty standard input (chat ends at its end), never the test runner's.
+            RedirectStandardInput = true,
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "mmf.dll"));
         foreach (string a in args) start.ArgumentList.Add(a);
@@ -35,6 +37,7 @@ internal static class Mmf
         }
 
         using Process process = Process.Start(start)!;
+        process.StandardInput.Close();
         Task<string> stdout = process.StandardOutput.ReadToEndAsync();
         Task<string> stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));

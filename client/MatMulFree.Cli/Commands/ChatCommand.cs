@@ -32,8 +32,8 @@ public sealed class ChatCommand : AsyncCommand<ChatCommand.Settings>
         public float Temperature { get; init; } = 0.8f;
 
         [CommandOption("--seed <S>")]
-        [Description("Seed of a new session: the same seed and messages give the same answers. Default 0.")]
-        public ulong Seed { get; init; }
+        [Description("Seed of a new session: the same seed and messages give the same answers. Default: the server draws one, and it is printed.")]
+        public ulong? Seed { get; init; }
 
         public override ValidationResult Validate()
         {
@@ -59,7 +59,8 @@ public sealed class ChatCommand : AsyncCommand<ChatCommand.Settings>
                 ?? throw new Core.MatMulFreeException($"{settings.Url} serves no model");
             var created = await client.PostAsync("/v1/sessions", new { model, temperature = settings.Temperature, seed = settings.Seed }, cancellationToken);
             id = created["id"]!.ToString();
-            AnsiConsole.MarkupLineInterpolated($"[grey]new session {id} (model {model}); resume it with --session {id}; an empty line or Ctrl+D ends[/]");
+            // A seed the server drew is printed so that the conversation can be repeated with --seed.
+            AnsiConsole.MarkupLineInterpolated($"[grey]new session {id} (model {model}, seed {created["sampling"]?["seed"]}); resume it with --session {id}; an empty line or Ctrl+D ends[/]");
         }
 
         while (!cancellationToken.IsCancellationRequested)
