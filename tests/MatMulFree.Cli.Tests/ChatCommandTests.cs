@@ -1,7 +1,4 @@
-using System.Net;
-using System.Text;
 using System.Text.Json.Nodes;
-using MatMulFree.Core;
 
 namespace MatMulFree.Cli.Tests;
 
@@ -28,26 +25,10 @@ public sealed class ChatCommandTests
     /// <summary>Runs chat (standard input empty, so it ends after creating the session) against a one-request server.</summary>
     private static async Task<(JsonNode Created, Mmf.Result Result)> CreateSessionAsync(params string[] flags)
     {
-        int port = LoopbackPorts.Free(1)[0];
-        using var server = new HttpListener();
-        server.Prefixes.Add($"http://127.0.0.1:{port}/");
-        server.Start();
-        var serving = Task.Run(async () =>
-        {
-            var context = await server.GetContextAsync();
-            using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
-            var body = JsonNode.Parse(await reader.ReadToEndAsync())!;
-            byte[] answer = Encoding.UTF8.GetBytes("""{"id":"sess-1","model":"tiny","sampling":{"seed":424242}}""");
-            context.Response.StatusCode = 201;
-            context.Response.ContentType = "application/json";
-            await context.Response.OutputStream.WriteAsync(answer);
-            context.Response.Close();
-            return (context.Request.Url!.AbsolutePath, body);
-        });
-
-        Mmf.Result r = await Mmf.RunAsync(["chat", "--url", $"http://127.0.0.1:{port}", "--model", "tiny", .. flags]);
-        var (path, created) = await serving.WaitAsync(TimeSpan.FromMinutes(1));
+        using var server = new OneRequestServer(201, """{"id":"sess-1","model":"tiny","sampling":{"seed":424242}}""");
+        Mmf.Result r = await Mmf.RunAsync(["chat", "--url", server.Url, "--model", "tiny", .. flags]);
+        var (path, body) = await server.RequestAsync();
         Assert.Equal("/v1/sessions", path);
-        return (created, r);
+        return (JsonNode.Parse(body)!, r);
     }
 }
