@@ -39,7 +39,11 @@ public sealed class CpuDevice : IDecodeDevice
 
     /// <summary>A device over a model the caller loaded and keeps owning.</summary>
     public CpuDevice(EngineModel model, int threads = 0, int maxBatch = 64, int maxSessions = 1024 + 64) : this(threads, maxBatch, maxSessions) =>
-        Use(model, owned: false);
+        Use(new InferenceEngine(model, threads: threads, maxRows: maxBatch), owned: null);
+
+    /// <summary>A device over an engine the caller built (its kernel, threads and rows chosen), which the device now owns; the model stays the caller's.</summary>
+    public CpuDevice(InferenceEngine engine, int maxSessions = 1024 + 64) : this(engine.Threads, engine.MaxRows, maxSessions) =>
+        Use(engine, owned: null);
 
     public string Kind => DeviceKind;
 
@@ -72,7 +76,7 @@ public sealed class CpuDevice : IDecodeDevice
                 if (source.Checksum is { } expected && !string.Equals(expected, model.IdentityHex, StringComparison.OrdinalIgnoreCase))
                     throw new DeviceRequestException(DeviceFault.BadModel, $"model {source}: identity {model.IdentityHex}, expected checksum {expected}");
                 cancellationToken.ThrowIfCancellationRequested();
-                return Use(model, owned: true);
+                return Use(new InferenceEngine(model, threads: _threads, maxRows: _maxBatch), owned: model);
             }
             catch
             {
@@ -99,18 +103,27 @@ public sealed class CpuDevice : IDecodeDevice
         }
     }
 
-    private DeviceModel Use(EngineModel model, bool owned)
+    private DeviceModel Use(InferenceEngine engine, EngineModel? owned)
     {
-        var engine = new InferenceEngine(model, threads: _threads, maxRows: _maxBatch);
-        var config = model.Config;
-        var info = new DeviceModel(model.IdentityHex, config.VocabSize, config.EosTokenId, engine.CreateState().Serialize().Length);
+        var config = engine.Model.Config;
+        var info = new DeviceModel(engine.Model.IdentityHex, config.VocabSize, config.EosTokenId, engine.CreateState().Serialize().Length);
         lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_disposed)
+            {
+                engine.Dispose();
+                throw new DeviceUnavailableException("cpu device is disposed");
+            }
             Unload();
-            (_engine, _owned, _model, _fault) = (engine, owned ? model : null, info, null);
+            (_engine, _owned, _model, _fault) = (engine, owned, info, null);
         }
         return info;
+    }
+
+    /// <summary>States held now: what the batcher's tests read to see that no working copy leaks.</summary>
+    internal int SessionCount
+    {
+        get { lock (_gate) return _sessions.Count; }
     }
 
     public DeviceSession CreateSession()

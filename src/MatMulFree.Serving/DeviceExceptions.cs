@@ -25,3 +25,9 @@ public sealed class DeviceRequestException(DeviceFault fault, string message) : 
 
 /// <summary>The device cannot serve now (disposed, shutting down, faulted); another device may.</summary>
 public sealed class DeviceUnavailableException(string message) : MatMulFreeException(message);
+
+/// <summary>The batcher's wait queue is full: retry after <see cref="RetryAfterSeconds"/>.</summary>
+public sealed class BatcherBusyException(string message, int retryAfterSeconds) : MatMulFreeException(message)
+{
+    public int RetryAfterSeconds { get; } = retryAfterSeconds;
+}

@@ -4,7 +4,7 @@ namespace MatMulFree.Serving;
 /// One compute device seen one step at a time: it holds session states (in the engine's state
 /// format, <c>RecurrentState.Serialize</c>, so they move between devices of any kind), absorbs
 /// prompts and advances a batch of sessions by one token, returning logits. Batching, sampling and
-/// caching live above it, so a GPU, an FPGA emulator or a
+/// caching live above it, in <see cref="ContinuousBatcher"/>, so a GPU, an FPGA emulator or a
 /// remote node implements only this. Every call names sessions by handle and carries a whole
 /// batch, so each maps onto one message of a node protocol.
 /// </summary>
