@@ -83,6 +83,19 @@ public sealed class ContinuousBatcherTests : IDisposable
     }
 
     [Fact]
+    public async Task ContinuousBatcher_Submit_EvictedStatesLeaveTheDevice()
+    {
+        var (batcher, device) = Batcher(maxBatch: 2, maxQueue: 8, maxCached: 2);
+        using var _ = batcher;
+        for (int i = 0; i < 5; i++)
+            await Run(batcher, Turn($"s{i}", 2));
+
+        Assert.Equal(2, device.SessionCount);
+        Assert.True(Assert.Single(await Run(batcher, Turn("s0", 2, version: 1))).NeedState);
+        Assert.Equal("length", (await Run(batcher, Turn("s4", 2, version: 1)))[^1].FinishReason);
+    }
+
+    [Fact]
     public async Task ContinuousBatcher_Submit_SeededTurnDrawsTheEngineAlonesTokensWhateverItsBatch()
     {
         var sampling = new SamplingOptions { Temperature = 1f, TopK = 50, Seed = 7 };
