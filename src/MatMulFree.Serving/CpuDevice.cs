@@ -17,6 +17,9 @@ public sealed class CpuDevice : IDecodeDevice
 
     private readonly object _gate = new();
     private readonly Dictionary<ulong, RecurrentState> _sessions = [];
+    // Reused by every step (under the gate): a step of the tiny model takes ~0.1 ms, so per-step garbage shows.
+    private readonly HashSet<ulong> _seen = [];
+    private readonly RecurrentState[] _rows;
     private readonly int _threads, _maxBatch, _maxSessions;
     private InferenceEngine? _engine;
     private EngineModel? _owned;
@@ -35,6 +38,7 @@ public sealed class CpuDevice : IDecodeDevice
         _threads = threads;
         _maxBatch = maxBatch;
         _maxSessions = maxSessions;
+        _rows = new RecurrentState[maxBatch];
     }
 
     /// <summary>A device over a model the caller loaded and keeps owning.</summary>
@@ -183,7 +187,6 @@ public sealed class CpuDevice : IDecodeDevice
             var engine = Loaded;
             int v = engine.Model.Config.VocabSize;
             CheckBatch(sessions, prompts.Length, logits.Length, v, "prefill");
-            var states = Resolve(sessions);
             long tokens = 0;
             for (int i = 0; i < prompts.Length; i++)
             {
@@ -192,6 +195,7 @@ public sealed class CpuDevice : IDecodeDevice
                 CheckTokens(prompt, v, $"prefill row {i}");
                 tokens += prompt.Length;
             }
+            var states = Resolve(sessions);
             long started = Stopwatch.GetTimestamp();
             try
             {
@@ -199,6 +203,10 @@ public sealed class CpuDevice : IDecodeDevice
                     engine.Prefill(states[i], prompts[i], logits.Slice(i * v, v));
             }
             catch (Exception e) when (MarkFaulted(e)) { }
+            finally
+            {
+                states.Clear(); // a dropped session's state must not live on in the scratch rows
+            }
             Account(started, tokens, steps: 0);
         }
     }
@@ -218,6 +226,10 @@ public sealed class CpuDevice : IDecodeDevice
                 engine.DecodeBatch(states, tokens, logits);
             }
             catch (Exception e) when (MarkFaulted(e)) { }
+            finally
+            {
+                states.Clear(); // a dropped session's state must not live on in the scratch rows
+            }
             Account(started, tokens.Length, steps: 1);
         }
     }
@@ -244,9 +256,9 @@ public sealed class CpuDevice : IDecodeDevice
             throw new DeviceRequestException(DeviceFault.BatchTooLarge, $"{what}: a batch of {rows} sessions is above this device's capacity of {_maxBatch}");
         if (logitsLength != (long)rows * vocab)
             throw new DeviceRequestException(DeviceFault.BatchMismatch, $"{what}: logits hold {logitsLength} floats, {rows} rows of vocabulary {vocab} need {(long)rows * vocab}");
-        var seen = new HashSet<ulong>();
+        _seen.Clear();
         foreach (var s in sessions)
-            if (!seen.Add(s.Id))
+            if (!_seen.Add(s.Id))
                 throw new DeviceRequestException(DeviceFault.DuplicateSession, $"{what}: {s} appears twice in one batch (a session advances one token per step)");
     }
 
@@ -257,9 +269,9 @@ public sealed class CpuDevice : IDecodeDevice
                 throw new DeviceRequestException(DeviceFault.TokenOutOfVocabulary, $"{what}: token id {id} is outside the vocabulary [0, {vocab})");
     }
 
-    private RecurrentState[] Resolve(ReadOnlySpan<DeviceSession> sessions)
+    private Span<RecurrentState> Resolve(ReadOnlySpan<DeviceSession> sessions)
     {
-        var states = new RecurrentState[sessions.Length];
+        var states = _rows.AsSpan(0, sessions.Length);
         for (int i = 0; i < states.Length; i++)
             states[i] = Find(sessions[i]);
         return states;
