@@ -35,9 +35,14 @@ public sealed class ModelCatalog : IDisposable
     }
 
     /// <summary>One batching CPU backend per model, for this silo's <see cref="LocalBackends"/>.</summary>
-    public LocalBackends CreateBackends(SiloSettings settings, ServingMetrics metrics) =>
-        new(All.Select(m => (IComputeBackend)new EngineBackend(m.Name,
-            new Engine.InferenceEngine(m.Engine, threads: settings.EngineThreads, maxRows: settings.Limits.MaxBatch), settings.Limits, metrics)));
+    public LocalBackends CreateBackends(SiloSettings settings, ServingMetrics metrics)
+    {
+        var limits = settings.Limits;
+        limits.Validate();
+        // The device holds the cached states plus a working copy per batch row.
+        return new(All.Select(m => (IComputeBackend)new DeviceBackend(m.Name,
+            new Serving.CpuDevice(m.Engine, settings.EngineThreads, limits.MaxBatch, limits.MaxCachedStates + limits.MaxBatch), limits, metrics)));
+    }
 
     public void Dispose()
     {

@@ -28,7 +28,7 @@ public sealed class HttpSilo : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public IEnumerable<EngineBackend> Backends => _app.Services.GetRequiredService<LocalBackends>().All.OfType<EngineBackend>();
+    public IEnumerable<DeviceBackend> Backends => _app.Services.GetRequiredService<LocalBackends>().All.OfType<DeviceBackend>();
 
     public static async Task<HttpSilo> StartAsync(SiloSettings settings, ILoggerProvider? log = null)
     {

@@ -32,9 +32,9 @@ public sealed class ServingCluster : IAsyncDisposable
         return serving;
     }
 
-    public IEnumerable<EngineBackend> Backends => Cluster.Silos
+    public IEnumerable<DeviceBackend> Backends => Cluster.Silos
         .Select(s => Cluster.GetSiloServiceProvider(s.SiloAddress).GetRequiredService<LocalBackends>())
-        .SelectMany(l => l.All).Cast<EngineBackend>();
+        .SelectMany(l => l.All).Cast<DeviceBackend>();
 
     public async Task<ISessionGrain> CreateSessionAsync(string id, SamplingSettings sampling)
     {

@@ -21,21 +21,18 @@ public sealed record SamplingSettings(
     /// <summary>The engine's options for turn <paramref name="turn"/>; invalid values throw the engine's bad-input error.</summary>
     public SamplingOptions ForTurn(long turn, int maxTokens)
     {
-        var options = new SamplingOptions
-        {
-            Temperature = Temperature, TopK = TopK, TopP = TopP, PresencePenalty = PresencePenalty, FrequencyPenalty = FrequencyPenalty,
-            MaxTokens = maxTokens, Seed = TurnSeed(turn),
-        };
+        var options = SessionOptions(maxTokens) with { Seed = TurnSeed(turn) };
         options.Validate();
         return options;
     }
 
-    /// <summary>The generator seed of one turn: SplitMix64 of (Seed, turn), stable across processes (unlike HashCode).</summary>
-    public ulong TurnSeed(long turn)
+    /// <summary>The engine's options with the session's own seed: the batcher derives each turn's from it (<see cref="MatMulFree.Serving.TurnSeed"/>).</summary>
+    public SamplingOptions SessionOptions(int maxTokens) => new()
     {
-        ulong z = Seed + 0x9E3779B97F4A7C15UL * (ulong)(turn + 1);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
+        Temperature = Temperature, TopK = TopK, TopP = TopP, PresencePenalty = PresencePenalty, FrequencyPenalty = FrequencyPenalty,
+        MaxTokens = maxTokens, Seed = Seed,
+    };
+
+    /// <summary>The generator seed of one turn: SplitMix64 of (Seed, turn), stable across processes (unlike HashCode).</summary>
+    public ulong TurnSeed(long turn) => MatMulFree.Serving.TurnSeed.For(Seed, turn);
 }

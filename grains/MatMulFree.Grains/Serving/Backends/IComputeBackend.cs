@@ -3,9 +3,10 @@ using System.Threading.Channels;
 namespace MatMulFree.Grains.Serving.Backends;
 
 /// <summary>
-/// A compute device that runs turns of many sessions at once (the CPU engine today; GPU and FPGA
-/// backends implement the same contract). It lives in one silo's process, fronted by a
-/// <see cref="BackendGrain"/>; sessions never see it directly.
+/// Turns of many sessions at once, as a <see cref="BackendGrain"/> streams them: the grain-facing
+/// side of a <see cref="DeviceBackend"/> (devices themselves, CPU, GPU or FPGA, implement the
+/// step-level <c>MatMulFree.Serving.IDecodeDevice</c> instead). It lives in one silo's process;
+/// sessions never see it directly.
 /// </summary>
 public interface IComputeBackend : IDisposable
 {

@@ -1,0 +1,76 @@
+using System.Reflection;
+using NetArchTest.Rules;
+
+namespace MatMulFree.Architecture.Tests;
+
+/// <summary>
+/// The layering: libraries in src/ know nothing of Orleans (grains orchestrate them, never the
+/// reverse), and the engine and the serving library know nothing of TorchSharp (a GPU or FPGA node
+/// runs them on a machine without libtorch). Each rule also runs on an assembly that breaks it, so
+/// a rule that matches nothing cannot pass unnoticed.
+/// </summary>
+public sealed class LayeringTests
+{
+    private const string Orleans = "Orleans";
+    private const string TorchSharp = "TorchSharp";
+
+    /// <summary>Every project folder under src/, by assembly name.</summary>
+    public static TheoryData<string> SourceAssemblies()
+    {
+        var data = new TheoryData<string>();
+        foreach (string project in Directory.GetDirectories(Path.Combine(RepoRoot(), "src")).Order(StringComparer.Ordinal))
+            if (File.Exists(Path.Combine(project, Path.GetFileName(project) + ".csproj")))
+                data.Add(Path.GetFileName(project));
+        return data;
+    }
+
+    public static TheoryData<string> TorchFreeAssemblies() => new() { "MatMulFree.Engine", "MatMulFree.Serving" };
+
+    [Theory]
+    [MemberData(nameof(SourceAssemblies))]
+    public void SourceLibrary_Dependencies_HaveNoOrleans(string assembly) => AssertFree(Load(assembly), Orleans);
+
+    [Theory]
+    [MemberData(nameof(TorchFreeAssemblies))]
+    public void EngineAndServing_Dependencies_HaveNoTorchSharp(string assembly) => AssertFree(Load(assembly), TorchSharp);
+
+    [Fact]
+    public void Rules_OnAssembliesThatBreakThem_Fail()
+    {
+        Assert.NotEmpty(Offenders(Load("MatMulFree.Grains"), Orleans));
+        Assert.NotEmpty(Offenders(Load("MatMulFree.Model"), TorchSharp));
+    }
+
+    private static void AssertFree(Assembly assembly, string dependency)
+    {
+        var offenders = Offenders(assembly, dependency);
+        Assert.True(offenders.Count == 0, $"{assembly.GetName().Name} depends on {dependency}: {string.Join(", ", offenders)}");
+    }
+
+    /// <summary>Types that use the dependency, and referenced assemblies named for it (a reference no type uses still ships the package).</summary>
+    private static List<string> Offenders(Assembly assembly, string dependency)
+    {
+        var result = Types.InAssembly(assembly).Should().NotHaveDependencyOn(dependency).GetResult();
+        var offenders = (result.FailingTypeNames ?? []).ToList();
+        offenders.AddRange(assembly.GetReferencedAssemblies()
+            .Select(a => a.Name ?? "")
+            .Where(name => name.StartsWith(dependency, StringComparison.Ordinal) || name.StartsWith("Microsoft." + dependency, StringComparison.Ordinal))
+            .Select(name => $"assembly reference {name}"));
+        return offenders;
+    }
+
+    private static Assembly Load(string name)
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, name + ".dll");
+        Assert.True(File.Exists(path), $"{name}.dll is not beside the tests: add src/{name} to MatMulFree.Architecture.Tests.csproj");
+        return Assembly.LoadFrom(path);
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "MatMulFree.Cluster.sln")))
+                return dir.FullName;
+        throw new DirectoryNotFoundException($"MatMulFree.Cluster.sln not found above {AppContext.BaseDirectory}");
+    }
+}
