@@ -26,7 +26,11 @@ internal sealed class BitLinearFunction : autograd.SingleTensorFunction<BitLinea
         return nn.functional.linear(xq, wq).MoveToOuterDisposeScope();                                // (..., out)
     }
 
-    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+    // Called from libtorch's autograd engine: nothing may be thrown from here (see SafeBackward).
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput) =>
+        SafeBackward.Guard(Name, inputs: 3, () => Backward(ctx, gradOutput));
+
+    private static List<Tensor> Backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
         GradientHandoff.ReleasePrevious();
         List<Tensor> saved = ctx.get_saved_variables();

@@ -29,7 +29,11 @@ internal sealed class LinearRecurrence : autograd.SingleTensorFunction<LinearRec
         return h;
     }
 
-    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+    // Called from libtorch's autograd engine: nothing may be thrown from here (see SafeBackward).
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput) =>
+        SafeBackward.Guard(Name, inputs: 2, () => Backward(ctx, gradOutput));
+
+    private static List<Tensor> Backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
         GradientHandoff.ReleasePrevious();
         List<Tensor> saved = ctx.get_saved_variables();

@@ -69,7 +69,7 @@ public sealed class ReplicaTrainer : IDisposable
             using var scope = NewDisposeScope();
             using var ids = tensor(Sampler.Batch(step, micro), [Options.MicroBatch, Options.SequenceLength]); // (b, T)
             var loss = Model.Loss(ids) * scale; // ()
-            loss.backward();
+            SafeBackward.Run(loss);
             share += loss.item<float>();
         }
         flat.Gather(Gradient);
