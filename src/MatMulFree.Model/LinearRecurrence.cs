@@ -62,7 +62,7 @@ internal sealed class LinearRecurrence : autograd.SingleTensorFunction<LinearRec
         for (long k = 1; k < steps; k *= 2)
         {
             var decayTail = decay.narrow(1, k, steps - k);
-            h.narrow(1, k, steps - k).add_(decayTail * h.narrow(1, 0, steps - k));
+            h.narrow(1, k, steps - k).PlusInPlace(decayTail * h.narrow(1, 0, steps - k));
             if (2 * k < steps)
                 decayTail.copy_(decayTail * decay.narrow(1, 0, steps - k));
             scope.DisposeEverythingBut(h, decay);
