@@ -12,8 +12,9 @@ namespace MatMulFree.Model;
 /// to native code after its last managed use, so a collection started by any other thread (the
 /// other replica, an Orleans message) can finalize it while libtorch is still reading it: freed
 /// memory, then "INTERNAL ASSERT FAILED at c10/core/Scalar.h" or worse. Constants here live as long
-/// as the process; a number that varies is made with <c>using var s = x.ToScalar()</c>, disposed
-/// only after the call that reads it has returned.
+/// as the process and are shared by every thread (never dispose one); a number that varies is made
+/// with <c>using var s = x.ToScalar()</c>, disposed only after the call that reads it has returned.
+/// The training test that counts finalizations fails when a step leaves one behind.
 /// </summary>
 public static class TorchScalars
 {
