@@ -26,7 +26,11 @@ internal sealed class BitLinearFunction : autograd.SingleTensorFunction<BitLinea
         return nn.functional.linear(xq, wq).MoveToOuterDisposeScope();                                // (..., out)
     }
 
-    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+    // Called from libtorch's autograd engine: nothing may be thrown from here (see SafeBackward).
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput) =>
+        SafeBackward.Guard(Name, inputs: 3, () => Backward(ctx, gradOutput));
+
+    private static List<Tensor> Backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
         GradientHandoff.ReleasePrevious();
         List<Tensor> saved = ctx.get_saved_variables();
@@ -36,7 +40,8 @@ internal sealed class BitLinearFunction : autograd.SingleTensorFunction<BitLinea
         long inFeatures = weight.shape[1], outFeatures = weight.shape[0];
         var x2 = x.reshape(-1, inFeatures);                                                  // (N, in)
         var gy = gradOutput.reshape(-1, outFeatures);                                         // (N, out)
-        var rstd = (x2.square().mean([-1], keepdim: true) + Quantizers.BitLinearNormEps).rsqrt(); // (N, 1)
+        using var epsilon = Quantizers.BitLinearNormEps.ToScalar();
+        var rstd = x2.Squared().mean([-1], keepdim: true).Plus(epsilon).rsqrt();             // (N, 1)
         var normed = x2 * rstd;                                                               // (N, in)
         var xq = Quantizers.Activations(normed * gamma);                                      // (N, in)
         var wq = Quantizers.Weights(weight);                                                  // (out, in)

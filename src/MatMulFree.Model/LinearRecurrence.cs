@@ -29,7 +29,11 @@ internal sealed class LinearRecurrence : autograd.SingleTensorFunction<LinearRec
         return h;
     }
 
-    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+    // Called from libtorch's autograd engine: nothing may be thrown from here (see SafeBackward).
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput) =>
+        SafeBackward.Guard(Name, inputs: 2, () => Backward(ctx, gradOutput));
+
+    private static List<Tensor> Backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
         GradientHandoff.ReleasePrevious();
         List<Tensor> saved = ctx.get_saved_variables();
@@ -58,7 +62,7 @@ internal sealed class LinearRecurrence : autograd.SingleTensorFunction<LinearRec
         for (long k = 1; k < steps; k *= 2)
         {
             var decayTail = decay.narrow(1, k, steps - k);
-            h.narrow(1, k, steps - k).add_(decayTail * h.narrow(1, 0, steps - k));
+            h.narrow(1, k, steps - k).PlusInPlace(decayTail * h.narrow(1, 0, steps - k));
             if (2 * k < steps)
                 decayTail.copy_(decayTail * decay.narrow(1, 0, steps - k));
             scope.DisposeEverythingBut(h, decay);

@@ -20,7 +20,10 @@ public sealed class RMSNorm : Module<Tensor, Tensor>
 
     public RMSNorm(long size, double eps) : base(nameof(RMSNorm))
     {
-        weight = new Parameter(ones(size));
+        // A Parameter takes over its tensor's handle; the emptied wrapper is disposed rather than
+        // left to the finalizer, so a training step never shares the finalizer with model code.
+        using var initial = ones(size);
+        weight = new Parameter(initial);
         this.eps = eps;
         RegisterComponents();
     }
@@ -43,7 +46,8 @@ public sealed class BitLinear : Module<Tensor, Tensor>
 
     public BitLinear(long inFeatures, long outFeatures, BitLinearMode mode) : base(nameof(BitLinear))
     {
-        weight = new Parameter(empty(outFeatures, inFeatures));
+        using var initial = empty(outFeatures, inFeatures); // its handle moves into the Parameter (see RMSNorm)
+        weight = new Parameter(initial);
         norm = new RMSNorm(inFeatures, Quantizers.BitLinearNormEps);
         this.mode = mode;
         RegisterComponents();
@@ -64,8 +68,8 @@ public sealed class BitLinear : Module<Tensor, Tensor>
 
         using var scope = NewDisposeScope();
         var xn = norm.call(x);                                          // (..., in)
-        var xStraight = xn + (Quantizers.Activations(xn) - xn).detach(); // (..., in) value x̃, gradient of x̂
-        var wStraight = weight + (Quantizers.Weights(weight) - weight).detach(); // (out, in)
+        var xStraight = xn.Plus((Quantizers.Activations(xn) - xn).detach());         // (..., in) value x̃, gradient of x̂
+        var wStraight = weight.Plus((Quantizers.Weights(weight) - weight).detach()); // (out, in)
         return F.linear(xStraight, wStraight).MoveToOuterDisposeScope(); // (..., out)
     }
 
@@ -112,10 +116,10 @@ public sealed class MLGRU : Module<Tensor, Tensor?, Tensor?, (Tensor Output, Ten
         long steps = x.shape[1];
         var f = sigmoid(f_proj.call(x));                    // (B, T, D)
         if (lowerBound is not null)
-            f = lowerBound + (1 - lowerBound) * f;          // (B, T, D)
-        var c = F.silu(i_proj.call(x)) * (1 - f);           // (B, T, D)
+            f = lowerBound.Plus(lowerBound.OneMinus() * f); // (B, T, D)
+        var c = F.silu(i_proj.call(x)) * f.OneMinus();      // (B, T, D)
         if (initialState is not null)                       // h_0 = f_0 ⊙ h_init + c_0
-            c = c + F.pad(f.narrow(1, 0, 1) * initialState.unsqueeze(1), [0, 0, 0, steps - 1]);
+            c = c.Plus(F.pad(f.narrow(1, 0, 1) * initialState.unsqueeze(1), [0, 0, 0, steps - 1]));
         var h = LinearRecurrence.Apply(f, c);               // (B, T, D)
         var o = g_norm.call(g_proj.call(x)) * F.silu(h);    // (B, T, D)
         var output = o_proj.call(o);                        // (B, T, d)
@@ -166,8 +170,8 @@ public sealed class MatMulFreeBlock : Module<Tensor, Tensor?, Tensor?, (Tensor O
     {
         using var scope = NewDisposeScope();
         var (mixed, last) = attn.call(attn_norm.call(x), lowerBound, initialState); // (B, T, d), (B, D)
-        var r = x + mixed;                                                          // (B, T, d)
-        var output = r + mlp.call(mlp_norm.call(r));                                // (B, T, d)
+        var r = x.Plus(mixed);                                                      // (B, T, d)
+        var output = r.Plus(mlp.call(mlp_norm.call(r)));                            // (B, T, d)
         return (output.MoveToOuterDisposeScope(), last.MoveToOuterDisposeScope());
     }
 }
@@ -184,7 +188,10 @@ public sealed class MatMulFreeBackbone : Module<Tensor, Tensor>
     {
         embeddings = Embedding(config.VocabSize, config.HiddenSize);
         if (config.UseLowerBound)
-            lower_bounds = new Parameter(zeros(config.NumHiddenLayers, config.HiddenSize));
+        {
+            using var initial = zeros(config.NumHiddenLayers, config.HiddenSize); // its handle moves into the Parameter (see RMSNorm)
+            lower_bounds = new Parameter(initial);
+        }
         layers = new ModuleList<MatMulFreeBlock>(
             Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new MatMulFreeBlock(config, mode)).ToArray());
         norm = new RMSNorm(config.HiddenSize, config.RmsNormEps);

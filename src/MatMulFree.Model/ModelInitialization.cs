@@ -38,9 +38,9 @@ public static class ModelInitialization
             else if (name.EndsWith("attn.o_proj.weight") || name.EndsWith("mlp.down_proj.weight"))
                 parameter.normal_(0, residualStd, generator);
             else if (name.EndsWith("norm.weight"))
-                parameter.fill_(1);
+                parameter.fill_(TorchScalars.One);
             else if (name == MatMulFree.Core.ParameterNames.LowerBounds)
-                parameter.zero_();
+                parameter.fill_(TorchScalars.Zero); // zero_() of TorchSharp 0.107 leaves a wrapper to the finalizer
             else // embeddings, gate_proj, lm_head
                 parameter.normal_(0, Std, generator);
         }

@@ -15,8 +15,7 @@ public static class TrainingStep
         using var scope = NewDisposeScope();
         optimizer.zero_grad();
         var loss = model.Loss(ids); // ()
-        loss.backward();
-        GradientHandoff.ReleasePrevious();
+        SafeBackward.Run(loss);
         optimizer.step();
         return loss.item<float>();
     }

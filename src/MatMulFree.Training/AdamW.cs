@@ -1,4 +1,5 @@
 using MatMulFree.Core.SafeTensors;
+using MatMulFree.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -40,6 +41,10 @@ public sealed class AdamW : IDisposable
         var (b1, b2) = (Settings.Beta1, Settings.Beta2);
         double correction1 = 1 - Math.Pow(b1, StepCount);
         double correction2 = Math.Sqrt(1 - Math.Pow(b2, StepCount));
+        // Every number as a Scalar disposed only after the loop: see TorchScalars for why none may be a temporary.
+        using Scalar decay = (1 - rate * Settings.WeightDecay).ToScalar(), beta1 = b1.ToScalar(), beta2 = b2.ToScalar();
+        using Scalar oneMinusBeta1 = (1 - b1).ToScalar(), oneMinusBeta2 = (1 - b2).ToScalar();
+        using Scalar secondCorrection = correction2.ToScalar(), epsilon = Settings.Epsilon.ToScalar(), stepSize = (-rate / correction1).ToScalar();
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         for (int i = 0; i < parameters.Count; i++)
@@ -48,11 +53,11 @@ public sealed class AdamW : IDisposable
             using Tensor? grad = p.grad;
             if (grad is null) continue;
             if (decayed[i] && Settings.WeightDecay > 0)
-                p.mul_(1 - rate * Settings.WeightDecay);
-            firstMoments[i].mul_(b1).add_(grad, alpha: 1 - b1);
-            secondMoments[i].mul_(b2).addcmul_(grad, grad, value: 1 - b2);
-            var denominator = secondMoments[i].sqrt().div_(correction2).add_(Settings.Epsilon);
-            p.addcdiv_(firstMoments[i], denominator, value: -rate / correction1);
+                p.mul_(decay);
+            firstMoments[i].mul_(beta1).add_(grad, alpha: oneMinusBeta1);
+            secondMoments[i].mul_(beta2).addcmul_(grad, grad, value: oneMinusBeta2);
+            var denominator = secondMoments[i].sqrt().div_(secondCorrection).add_(epsilon, TorchScalars.One);
+            p.addcdiv_(firstMoments[i], denominator, value: stepSize);
             scope.DisposeEverything();
         }
     }

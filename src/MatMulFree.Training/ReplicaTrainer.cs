@@ -63,13 +63,13 @@ public sealed class ReplicaTrainer : IDisposable
         Model.train();
         foreach (var (_, p) in parameters) p.grad = null;
         double share = 0;
-        float scale = 1f / Options.MicroBatchesPerStep;
+        using Scalar scale = (1f / Options.MicroBatchesPerStep).ToScalar(); // outlives every call that reads it (see TorchScalars)
         foreach (int micro in microBatches)
         {
             using var scope = NewDisposeScope();
             using var ids = tensor(Sampler.Batch(step, micro), [Options.MicroBatch, Options.SequenceLength]); // (b, T)
-            var loss = Model.Loss(ids) * scale; // ()
-            loss.backward();
+            var loss = Model.Loss(ids).mul(scale); // ()
+            SafeBackward.Run(loss);
             share += loss.item<float>();
         }
         flat.Gather(Gradient);

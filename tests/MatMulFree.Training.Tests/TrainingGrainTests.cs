@@ -94,6 +94,7 @@ public sealed class TrainingGrainTests
         Assert.Equal(1, result.Steps[^1].Workers);
         Assert.Equal(undisturbed.Steps[^1].Loss, result.Steps[^1].Loss, 3);
     }
+
     [Fact]
     public async Task TrainingJobGrain_Run_FailsSayingSoWhenTheLossBecomesNaN()
     {
@@ -107,5 +108,44 @@ public sealed class TrainingGrainTests
         Assert.Matches($"step {run.Step + 1}: the (loss|gradient norm) is (NaN|infinite); the run diverged", run.Error ?? "");
         Assert.Equal(0, run.Rollbacks); // a diverged run is not a lost worker: retrying would diverge again
         Assert.All(run.Steps, s => Assert.True(double.IsFinite(s.Loss), $"step {s.Step} was applied with loss {s.Loss}"));
+    }
+
+    [Fact]
+    public async Task TrainingJobGrain_Run_AWorkerCallThatThrowsIsAWorkerFailureTheRunRecoversFrom()
+    {
+        await using var cluster = await TrainingCluster.StartAsync(silos: 2);
+        var options = TestRuns.Options(microBatch: 2, microBatchesPerStep: 2, steps: 30);
+        var undisturbed = await cluster.RunAsync(cluster.Spec("steady", options, workers: 2, checkpointEvery: 4));
+        Assert.Equal(TrainingJobStatus.Completed, undisturbed.Status);
+
+        // A retired worker answers the job's next call with an exception (it is no longer initialised),
+        // as a worker whose step threw does: the job must roll back and carry on, not fail the run.
+        await cluster.Grains.GetGrain<ITrainingJobGrain>("thrown").StartAsync(cluster.Spec("thrown", options, workers: 2, checkpointEvery: 4));
+        bool retired = false;
+        var result = await cluster.WaitAsync("thrown", TimeSpan.FromMinutes(3), async snapshot =>
+        {
+            if (retired || snapshot.Step < 5) return;
+            await cluster.Grains.GetGrain<ITrainingWorkerGrain>(TrainingWorkerKey.For("thrown", snapshot.Generation, 1)).RetireAsync();
+            retired = true;
+        });
+
+        Assert.True(retired, "the run finished before a worker could be retired");
+        Assert.Equal(TrainingJobStatus.Completed, result.Status);
+        Assert.True(result.Rollbacks >= 1, string.Join(" | ", result.Events));
+        Assert.Contains(result.Events, e => e.Contains("InvalidOperationException") && e.Contains("rolled back"));
+        Assert.Equal(Enumerable.Range(1, 30).Select(i => (long)i), result.Steps.Select(s => s.Step));
+        Assert.Equal(undisturbed.Steps[^1].ParameterHash, result.Steps[^1].ParameterHash);
+    }
+
+    [Fact]
+    public async Task TrainingWorkerGrain_AccumulateAsync_OnAWorkerNotInitialised_ThrowsNamingTheWorker()
+    {
+        await using var cluster = await TrainingCluster.StartAsync(silos: 1);
+        var worker = cluster.Grains.GetGrain<ITrainingWorkerGrain>(TrainingWorkerKey.For("nobody", 1, 0));
+
+        // A peer's gradient chunk reaching a retired (or never initialised) worker, as after a rollback.
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => worker.AccumulateAsync(1, 1, 0, new byte[16]));
+
+        Assert.Contains("nobody/1/0", refused.Message);
     }
 }

@@ -74,6 +74,7 @@ public sealed class TrainingWorkerGrain(ILocalSiloDetails silo) : Grain, ITraini
 
     public Task AccumulateAsync(long step, int sender, int offset, byte[] bytes)
     {
+        Ready(); // a peer's chunk can reach a worker that was retired, and then reactivated empty, by a rollback
         buffers!.Receive(step, sender, offset, bytes);
         return Task.CompletedTask;
     }
@@ -150,7 +151,7 @@ public sealed class TrainingWorkerGrain(ILocalSiloDetails silo) : Grain, ITraini
     }
 
     private (WorkerAssignment, ReplicaTrainer) Ready() =>
-        assignment is not null && trainer is not null ? (assignment, trainer)
+        assignment is not null && trainer is not null && buffers is not null ? (assignment, trainer)
         : throw new InvalidOperationException($"worker {this.GetPrimaryKeyString()} is not initialised (or was retired)");
 
     private ITrainingWorkerGrain Peer(int rank) =>
