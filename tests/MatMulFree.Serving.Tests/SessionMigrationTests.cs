@@ -28,6 +28,9 @@ public sealed class SessionMigrationTests() : TinyClusterTest(silos: 2)
             RequestContext.Set(IPlacementDirector.PlacementHintKey, target);
             await session.Cast<IGrainManagementExtension>().MigrateOnIdle();
             RequestContext.Clear();
+            // The move completes after MigrateOnIdle returns; until then the directory still names
+            // the old silo (a loaded machine showed it at the next turn): wait for it to change.
+            await HostOf(management, session, notOn: host);
         }
 
         Assert.Equal(3, (await session.GetAsync())!.Turns);
@@ -36,16 +39,16 @@ public sealed class SessionMigrationTests() : TinyClusterTest(silos: 2)
         Assert.Equal(TestModels.RunAlone(Engine, Sampled, turns), served);
     }
 
-    private static async Task<SiloAddress> HostOf(IManagementGrain management, ISessionGrain session)
+    private static async Task<SiloAddress> HostOf(IManagementGrain management, ISessionGrain session, SiloAddress? notOn = null)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
             // Migration completes after the call that requested it returns: wait for the directory to say where.
-            if (await management.GetActivationAddress(session) is { } address)
+            if (await management.GetActivationAddress(session) is { } address && !address.Equals(notOn))
                 return address;
             if (clock.Elapsed > TimeSpan.FromSeconds(10))
-                throw new TimeoutException("the session's activation was not found");
+                throw new TimeoutException(notOn is null ? "the session's activation was not found" : $"the session did not move off {notOn}");
             await Task.Delay(50);
         }
     }
