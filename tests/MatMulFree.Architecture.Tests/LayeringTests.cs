@@ -5,8 +5,8 @@ namespace MatMulFree.Architecture.Tests;
 
 /// <summary>
 /// The layering: libraries in src/ know nothing of Orleans (grains orchestrate them, never the
-/// reverse), and the engine and the serving library know nothing of TorchSharp (a GPU or FPGA node
-/// runs them on a machine without libtorch). Each rule also runs on an assembly that breaks it, so
+/// reverse), and the engine, the serving library and the node (server and protocol) know nothing
+/// of TorchSharp (a GPU or FPGA node runs them on a machine without libtorch). Each rule also runs on an assembly that breaks it, so
 /// a rule that matches nothing cannot pass unnoticed.
 /// </summary>
 public sealed class LayeringTests
@@ -24,7 +24,7 @@ public sealed class LayeringTests
         return data;
     }
 
-    public static TheoryData<string> TorchFreeAssemblies() => new() { "MatMulFree.Engine", "MatMulFree.Serving" };
+    public static TheoryData<string> TorchFreeAssemblies() => new() { "MatMulFree.Engine", "MatMulFree.Serving", "MatMulFree.Node.Protocol", "MatMulFree.Node" };
 
     [Theory]
     [MemberData(nameof(SourceAssemblies))]
