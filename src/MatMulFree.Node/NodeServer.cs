@@ -1,4 +1,6 @@
+using MatMulFree.Core;
 using MatMulFree.Serving;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -52,6 +54,11 @@ public sealed class NodeServer : IAsyncDisposable
         {
             await app.StartAsync(cancellationToken);
         }
+        catch (IOException e) when (e.InnerException is AddressInUseException)
+        {
+            await app.DisposeAsync();
+            throw new MatMulFreeException($"port {options.Port} on {options.Bind} is already in use (by another node or server; choose another port)", e);
+        }
         catch
         {
             await app.DisposeAsync();
@@ -60,6 +67,9 @@ public sealed class NodeServer : IAsyncDisposable
         string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new NodeServer(app, new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
     }
+
+    /// <summary>Completes when the node stops: SIGINT or SIGTERM (the host's console lifetime), <see cref="StopAsync"/>, or <paramref name="cancellationToken"/>.</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
 
     /// <summary>Stops listening; open step streams end with UNAVAILABLE ("the node is stopping").</summary>
     public async Task StopAsync() => await _app.StopAsync();
