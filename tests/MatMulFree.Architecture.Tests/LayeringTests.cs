@@ -13,6 +13,7 @@ public sealed class LayeringTests
 {
     private const string Orleans = "Orleans";
     private const string TorchSharp = "TorchSharp";
+    private const string AspNetCore = "Microsoft.AspNetCore";
 
     /// <summary>Every project folder under src/, by assembly name.</summary>
     public static TheoryData<string> SourceAssemblies()
@@ -34,11 +35,16 @@ public sealed class LayeringTests
     [MemberData(nameof(TorchFreeAssemblies))]
     public void EngineAndServing_Dependencies_HaveNoTorchSharp(string assembly) => AssertFree(Load(assembly), TorchSharp);
 
+    /// <summary>A host that only calls nodes (a silo, a CLI) takes the protocol without a web server.</summary>
+    [Fact]
+    public void NodeProtocol_Dependencies_HaveNoAspNetCore() => AssertFree(Load("MatMulFree.Node.Protocol"), AspNetCore);
+
     [Fact]
     public void Rules_OnAssembliesThatBreakThem_Fail()
     {
         Assert.NotEmpty(Offenders(Load("MatMulFree.Grains"), Orleans));
         Assert.NotEmpty(Offenders(Load("MatMulFree.Model"), TorchSharp));
+        Assert.NotEmpty(Offenders(Load("MatMulFree.Node"), AspNetCore));
     }
 
     private static void AssertFree(Assembly assembly, string dependency)
