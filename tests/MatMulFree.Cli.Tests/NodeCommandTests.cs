@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using MatMulFree.Core;
 using MatMulFree.Node.Protocol;
 using MatMulFree.Serving;
@@ -35,6 +36,76 @@ public sealed class NodeCommandTests
             await StopAsync(node);
         }
         Assert.Equal(0, node.ExitCode);
+    }
+
+    [Theory]
+    [InlineData("tiny")]
+    [InlineData("small")]
+    [InlineData("long")]
+    [InlineData("bf16")]
+    public async Task Score_ThroughANode_GivesTheCpuEnginesLossToTheLastBit(string set)
+    {
+        int port = LoopbackPorts.Free(1)[0];
+        using Process node = Start("node", "--model", $"tests/data/models/{set}", "--port", $"{port}", "--token", "t0ken");
+        try
+        {
+            await ReadReadyLineAsync(node);
+            string[] score = ["score", "--model", $"tests/data/models/{set}", "--input", $"tests/data/golden/{set}.golden.safetensors", "--json"];
+            var local = await Mmf.RunAsync([.. score, "--engine", "cpu"]);
+            var remote = await Mmf.RunAsync(new Dictionary<string, string?> { ["MMF_NODE_TOKEN"] = "t0ken" }, [.. score, "--node", $"http://127.0.0.1:{port}"]);
+            Assert.True(local.ExitCode == 0, local.Output);
+            Assert.True(remote.ExitCode == 0, remote.Output);
+            using var localJson = JsonDocument.Parse(local.Stdout);
+            using var remoteJson = JsonDocument.Parse(remote.Stdout);
+            Assert.Equal(localJson.RootElement.GetProperty("loss").GetDouble(), remoteJson.RootElement.GetProperty("loss").GetDouble());
+            Assert.Equal(localJson.RootElement.GetProperty("tokens").GetInt64(), remoteJson.RootElement.GetProperty("tokens").GetInt64());
+            Assert.Equal("node", remoteJson.RootElement.GetProperty("engine").GetString());
+        }
+        finally
+        {
+            await StopAsync(node);
+        }
+    }
+
+    [Theory]
+    [InlineData("--node localhost:5701", "--node must be an http:// URL")]
+    [InlineData("--node http://127.0.0.1:5701 --engine cpu", "--node and --engine exclude each other")]
+    public async Task Score_BadNodeFlag_OneErrorLineExitTwo(string args, string expected)
+    {
+        var r = await Mmf.RunAsync(["score", "--model", TinyModel, "--input", "tests/data/golden/tiny.golden.safetensors", .. args.Split(' ')]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("error:", r.Output.Trim());
+        Assert.Contains(expected, r.Output);
+    }
+
+    [Fact]
+    public async Task Score_NodeNotListening_OneErrorLineNamingIt()
+    {
+        string url = $"http://127.0.0.1:{LoopbackPorts.Free(1)[0]}";
+        var r = await Mmf.RunAsync("score", "--model", TinyModel, "--input", "tests/data/golden/tiny.golden.safetensors", "--node", url);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Single(r.Output.Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Contains(url, r.Output);
+        Assert.DoesNotContain("   at ", r.Output);
+    }
+
+    [Fact]
+    public async Task Score_NodeOfAnotherVocabulary_OneErrorLine()
+    {
+        int port = LoopbackPorts.Free(1)[0];
+        using Process node = Start("node", "--model", "tests/data/models/small", "--port", $"{port}");
+        try
+        {
+            await ReadReadyLineAsync(node);
+            var r = await Mmf.RunAsync("score", "--model", TinyModel, "--input", "tests/data/golden/tiny.golden.safetensors", "--node", $"http://127.0.0.1:{port}");
+            Assert.Equal(2, r.ExitCode);
+            // The folder's tokenizer notice comes first: one line, then the error.
+            Assert.Contains("vocabulary 512", Assert.Single(r.Output.Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal)));
+        }
+        finally
+        {
+            await StopAsync(node);
+        }
     }
 
     [Fact]
