@@ -215,15 +215,16 @@ public sealed class RemoteDevice : IDecodeDevice
                 throw Broken("ended the step stream without answering");
             return _stream.ResponseStream.Current;
         }
+        catch (Exception e) when (e is RpcException { StatusCode: StatusCode.Cancelled } or OperationCanceledException
+            && deadline.IsCancellationRequested && !_disposing.IsCancellationRequested)
+        {
+            CloseStream();
+            throw new DeviceUnavailableException($"node {Address}: step {request.StepId} got no answer within {_options.Call.TotalSeconds:0.###} s");
+        }
         catch (RpcException e)
         {
             CloseStream();
             throw Translate(e);
-        }
-        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !_disposing.IsCancellationRequested)
-        {
-            CloseStream();
-            throw new DeviceUnavailableException($"node {Address}: step {request.StepId} got no answer within {_options.Call.TotalSeconds:0.###} s");
         }
         catch (Exception e) when (e is IOException or HttpRequestException or InvalidOperationException)
         {

@@ -61,8 +61,13 @@ public sealed class NodeFaultTests
         var client = new Protocol.V1.Node.NodeClient(channel);
         Assert.Equal(StatusCode.Unauthenticated, (await Assert.ThrowsAsync<RpcException>(async () => await client.CreateSessionAsync(new CreateSessionRequest()))).StatusCode);
         using var step = client.Step();
-        await step.RequestStream.WriteAsync(new StepRequest { StepId = 1, Decode = new DecodeBatch { Sessions = { 1 }, Tokens = { 1 } } });
-        Assert.Equal(StatusCode.Unauthenticated, (await Assert.ThrowsAsync<RpcException>(() => step.ResponseStream.MoveNext())).StatusCode);
+        // The node may refuse the stream before the write lands, or after: either way the status is the same.
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            await step.RequestStream.WriteAsync(new StepRequest { StepId = 1, Decode = new DecodeBatch { Sessions = { 1 }, Tokens = { 1 } } });
+            await step.ResponseStream.MoveNext();
+        });
+        Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
         Assert.Equal(0, node.Device.Counters.Tokens);
     }
 
@@ -141,6 +146,52 @@ public sealed class NodeFaultTests
         Assert.Contains(node.Address.ToString().TrimEnd('/'), step.Message);
         Assert.Throws<DeviceUnavailableException>(() => device.CreateSession());
         Assert.Equal(DeviceStatus.Faulted, device.Health.Status);
+    }
+
+    [Fact]
+    public async Task RemoteDevice_Decode_NoAnswerWithinTheDeadlineIsUnavailableAndTheNodeServesOn()
+    {
+        var cpu = new CpuDevice(threads: 1, maxBatch: 4, maxSessions: 16);
+        await cpu.LoadAsync(ModelSource.Folder(TinyModel.Directory));
+        using var device = new GatedDevice(cpu);
+        await using var server = await NodeServer.StartAsync(device, new NodeOptions(MatMulFree.Core.LoopbackPorts.Free(1)[0]));
+        using var remote = await RemoteDevice.ConnectAsync(server.Address, new RemoteDeviceOptions(CallTimeout: TimeSpan.FromMilliseconds(300)));
+        var session = remote.CreateSession();
+        int v = remote.Model!.VocabSize;
+
+        device.Gate.Reset();
+        var error = Assert.Throws<DeviceUnavailableException>(() => remote.Decode([session], [3], new float[v]));
+        Assert.Contains("no answer within", error.Message);
+        device.Gate.Set();
+
+        // The stream was abandoned; the next step opens another and the node answers it.
+        remote.Decode([session], [4], new float[v]);
+    }
+
+    [Fact]
+    public async Task NodeService_Step_MessageWithNoBatchIsInvalidArgument()
+    {
+        await using var node = await LocalNode.StartAsync(load: true);
+        using var channel = GrpcChannel.ForAddress(node.Address);
+        using var step = new Protocol.V1.Node.NodeClient(channel).Step();
+        await step.RequestStream.WriteAsync(new StepRequest { StepId = 9 });
+        var error = await Assert.ThrowsAsync<RpcException>(() => step.ResponseStream.MoveNext());
+        // (The write cannot race the refusal here: the node answers only after reading the message.)
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Equal(nameof(DeviceFault.BadMessage), error.Trailers.GetValue(NodeProtocol.FaultTrailer));
+        Assert.Contains("step 9", error.Status.Detail);
+        await AssertServesAsync(node);
+    }
+
+    [Fact]
+    public async Task RemoteDevice_LoadAsync_EmptyLocationIsRefusedByName()
+    {
+        await using var node = await LocalNode.StartAsync();
+        using var device = await node.ConnectAsync();
+        Assert.Null(device.Model);
+        var error = await Assert.ThrowsAsync<DeviceRequestException>(() => device.LoadAsync(new ModelSource("")));
+        Assert.Equal(DeviceFault.BadModel, error.Fault);
+        Assert.Contains("location is empty", error.Message);
     }
 
     [Fact]
