@@ -126,12 +126,16 @@ public sealed class NodeCommandTests
     [InlineData("--port 5000", "--model is required")]
     [InlineData("--model tests/data/models/tiny", "--port is required")]
     [InlineData("--model tests/data/models/tiny --port 70000", "--port must be in 1..65535")]
+    [InlineData("--model tests/data/models/tiny --port abc", "--port must be a whole number, got 'abc'")]
+    [InlineData("--model tests/data/golden --port 5000", "tests/data/golden/config.json: config file not found")]
+    [InlineData("--model tests/data/models/tiny --port 5000 --token ''", "--token must not be empty")]
     [InlineData("--model tests/data/models/nope --port 5000", "tests/data/models/nope: model folder not found")]
     [InlineData("--model tests/data/models/tiny --port 5000 --host 0.0.0.0", "--host 0.0.0.0 without --token")]
     [InlineData("--model tests/data/models/tiny --port 5000 --max-batch 8 --max-sessions 4", "--max-sessions must be at least --max-batch (8)")]
     public async Task Node_BadInput_OneErrorLineExitTwo(string args, string expected)
     {
-        var r = await Mmf.RunAsync(["node", .. args.Split(' ')]);
+        // '' stands for an empty argument.
+        var r = await Mmf.RunAsync(["node", .. args.Split(' ').Select(a => a == "''" ? "" : a)]);
         Assert.Equal(2, r.ExitCode);
         Assert.StartsWith("error:", r.Output.Trim());
         Assert.Contains(expected, r.Output);

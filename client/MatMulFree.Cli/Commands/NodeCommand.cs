@@ -28,7 +28,7 @@ public sealed class NodeCommand : AsyncCommand<NodeCommand.Settings>
 
         [CommandOption("--port <P>")]
         [Description("TCP port to listen on (HTTP/2, no TLS).")]
-        public int? Port { get; init; }
+        public int Port { get; init; }
 
         [CommandOption("--host <ADDR>")]
         [Description("Address to listen on. Default 127.0.0.1; any other needs --token.")]
@@ -53,8 +53,8 @@ public sealed class NodeCommand : AsyncCommand<NodeCommand.Settings>
         {
             if (Device != CpuDevice.DeviceKind) return ValidationResult.Error($"--device must be cpu (the only device this build serves), got '{Device}'");
             if (string.IsNullOrWhiteSpace(Model)) return ValidationResult.Error("--model is required");
-            if (Port is not { } port) return ValidationResult.Error("--port is required");
-            if (port is < 1 or > 65535) return ValidationResult.Error($"--port must be in 1..65535, got {port}");
+            if (Port == 0) return ValidationResult.Error("--port is required (1..65535)");
+            if (Port is < 1 or > 65535) return ValidationResult.Error($"--port must be in 1..65535, got {Port}");
             if (!IPAddress.TryParse(Host, out _)) return ValidationResult.Error($"--host must be an IP address, got '{Host}'");
             if (MaxBatch < 1) return ValidationResult.Error($"--max-batch must be at least 1, got {MaxBatch}");
             if (MaxSessions < MaxBatch) return ValidationResult.Error($"--max-sessions must be at least --max-batch ({MaxBatch}), got {MaxSessions}");
@@ -74,7 +74,7 @@ public sealed class NodeCommand : AsyncCommand<NodeCommand.Settings>
 
         using var device = new CpuDevice(maxBatch: settings.MaxBatch, maxSessions: settings.MaxSessions);
         var model = await device.LoadAsync(ModelSource.Folder(settings.Model!), cancellationToken);
-        await using var node = await NodeServer.StartAsync(device, new NodeOptions(settings.Port!.Value, token) { Bind = bind }, cancellationToken);
+        await using var node = await NodeServer.StartAsync(device, new NodeOptions(settings.Port, token) { Bind = bind }, cancellationToken);
         // One line, printed once the port is bound: scripts and tests wait for it.
         AnsiConsole.WriteLine($"node listening on {node.Address.ToString().TrimEnd('/')}: {device.Kind} device, model {model.Identity} from {settings.Model}, " +
             $"protocol mmf.node.v{NodeProtocol.Version}, {(token is null ? "no token" : "bearer token required")}; Ctrl+C stops");
