@@ -42,6 +42,7 @@ app.Configure(config =>
     });
 
     config.AddCommand<ServeCommand>("serve").WithDescription("Serve models over an OpenAI-compatible HTTP API from an embedded silo.");
+    config.AddCommand<NodeCommand>("node").WithDescription("Serve one device over the node protocol (gRPC, mmf.node.v1) until Ctrl+C.");
     config.AddCommand<ChatCommand>("chat").WithDescription("Chat with a running `mmf serve`, streamed; --session resumes a conversation.");
     config.AddBranch<SessionsSettings>("sessions", sessions =>
     {

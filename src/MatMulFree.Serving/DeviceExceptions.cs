@@ -15,6 +15,8 @@ public enum DeviceFault
     BatchMismatch,
     DuplicateSession,
     TooManySessions,
+    /// <summary>A request a remote device could not read: malformed, or above the node's message size.</summary>
+    BadMessage,
 }
 
 /// <summary>A request the device refuses because of the request itself; the device and its other sessions are unaffected.</summary>

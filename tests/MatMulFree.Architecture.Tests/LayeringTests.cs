@@ -5,14 +5,15 @@ namespace MatMulFree.Architecture.Tests;
 
 /// <summary>
 /// The layering: libraries in src/ know nothing of Orleans (grains orchestrate them, never the
-/// reverse), and the engine and the serving library know nothing of TorchSharp (a GPU or FPGA node
-/// runs them on a machine without libtorch). Each rule also runs on an assembly that breaks it, so
+/// reverse), and the engine, the serving library and the node (server and protocol) know nothing
+/// of TorchSharp (a GPU or FPGA node runs them on a machine without libtorch). Each rule also runs on an assembly that breaks it, so
 /// a rule that matches nothing cannot pass unnoticed.
 /// </summary>
 public sealed class LayeringTests
 {
     private const string Orleans = "Orleans";
     private const string TorchSharp = "TorchSharp";
+    private const string AspNetCore = "Microsoft.AspNetCore";
 
     /// <summary>Every project folder under src/, by assembly name.</summary>
     public static TheoryData<string> SourceAssemblies()
@@ -24,7 +25,7 @@ public sealed class LayeringTests
         return data;
     }
 
-    public static TheoryData<string> TorchFreeAssemblies() => new() { "MatMulFree.Engine", "MatMulFree.Serving" };
+    public static TheoryData<string> TorchFreeAssemblies() => new() { "MatMulFree.Engine", "MatMulFree.Serving", "MatMulFree.Node.Protocol", "MatMulFree.Node" };
 
     [Theory]
     [MemberData(nameof(SourceAssemblies))]
@@ -34,11 +35,16 @@ public sealed class LayeringTests
     [MemberData(nameof(TorchFreeAssemblies))]
     public void EngineAndServing_Dependencies_HaveNoTorchSharp(string assembly) => AssertFree(Load(assembly), TorchSharp);
 
+    /// <summary>A host that only calls nodes (a silo, a CLI) takes the protocol without a web server.</summary>
+    [Fact]
+    public void NodeProtocol_Dependencies_HaveNoAspNetCore() => AssertFree(Load("MatMulFree.Node.Protocol"), AspNetCore);
+
     [Fact]
     public void Rules_OnAssembliesThatBreakThem_Fail()
     {
         Assert.NotEmpty(Offenders(Load("MatMulFree.Grains"), Orleans));
         Assert.NotEmpty(Offenders(Load("MatMulFree.Model"), TorchSharp));
+        Assert.NotEmpty(Offenders(Load("MatMulFree.Node"), AspNetCore));
     }
 
     private static void AssertFree(Assembly assembly, string dependency)

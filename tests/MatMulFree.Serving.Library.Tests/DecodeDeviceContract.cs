@@ -42,8 +42,12 @@ public abstract class DecodeDeviceContract : IDisposable
     {
         _device.Dispose();
         _reference.Dispose();
+        DisposeHosts();
         GC.SuppressFinalize(this);
     }
+
+    /// <summary>Releases what a derived suite started to host its devices (a node server), after the devices.</summary>
+    protected virtual void DisposeHosts() { }
 
     [Fact]
     public void Device_LoadAsync_ReportsTheModelAndIsReady()
