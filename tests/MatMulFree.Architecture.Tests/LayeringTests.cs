@@ -39,6 +39,25 @@ public sealed class LayeringTests
     [Fact]
     public void NodeProtocol_Dependencies_HaveNoAspNetCore() => AssertFree(Load("MatMulFree.Node.Protocol"), AspNetCore);
 
+    /// <summary>
+    /// The node executable runs on a GPU or FPGA host with neither a silo nor libtorch: nothing of
+    /// Orleans or TorchSharp in it or in any project assembly it references, and of ASP.NET Core
+    /// only what Kestrel and gRPC serving need (which the node server library brings).
+    /// </summary>
+    [Theory]
+    [InlineData(Orleans)]
+    [InlineData(TorchSharp)]
+    [InlineData(AspNetCore)]
+    public void NodeExecutable_Dependencies_HaveNoOrleansOrTorchSharpAndNoWebStackOfItsOwn(string dependency)
+    {
+        var executable = Load("mmf-node");
+        AssertFree(executable, dependency);
+        if (dependency == AspNetCore)
+            return;
+        foreach (var reference in ProjectClosure(executable))
+            AssertFree(reference, dependency);
+    }
+
     [Fact]
     public void Rules_OnAssembliesThatBreakThem_Fail()
     {
@@ -63,6 +82,27 @@ public sealed class LayeringTests
             .Where(name => name.StartsWith(dependency, StringComparison.Ordinal) || name.StartsWith("Microsoft." + dependency, StringComparison.Ordinal))
             .Select(name => $"assembly reference {name}"));
         return offenders;
+    }
+
+    /// <summary>Every MatMulFree assembly <paramref name="root"/> references, directly or through another.</summary>
+    private static List<Assembly> ProjectClosure(Assembly root)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Queue<Assembly>([root]);
+        var closure = new List<Assembly>();
+        while (pending.TryDequeue(out var assembly))
+        {
+            foreach (var name in assembly.GetReferencedAssemblies().Select(a => a.Name ?? "").Where(n => n.StartsWith("MatMulFree.", StringComparison.Ordinal)))
+            {
+                if (!seen.Add(name))
+                    continue;
+                var reference = Load(name);
+                closure.Add(reference);
+                pending.Enqueue(reference);
+            }
+        }
+        Assert.Contains(closure, a => a.GetName().Name == "MatMulFree.Node");
+        return closure;
     }
 
     private static Assembly Load(string name)
