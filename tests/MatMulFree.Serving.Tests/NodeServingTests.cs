@@ -169,8 +169,41 @@ public sealed class NodeServingTests : IAsyncLifetime
         Assert.Contains("no model loaded", error.Message);
     }
 
-    private static SiloSettings Settings(string[]? nodes = null, bool noLocal = false, bool nodesFirst = false) => new()
+    [Fact]
+    public async Task NodeSetting_Start_RefusesANodeThatRefusesTheToken()
     {
+        var node = await StartNodeAsync(token: "t0ken");
+        string url = node.Server.Address.ToString();
+        var error = await Assert.ThrowsAnyAsync<MatMulFreeException>(() => CreateBackendsAsync(Settings(nodes: [url], token: "wrong")));
+        Assert.Contains("--node", error.Message);
+        Assert.Contains(url.TrimEnd('/'), error.Message);
+    }
+
+    [Fact]
+    public async Task NodeSetting_Start_RefusesTheSameNodeTwice()
+    {
+        var error = await Assert.ThrowsAnyAsync<MatMulFreeException>(() => CreateBackendsAsync(Settings(nodes: ["http://127.0.0.1:5701", "http://127.0.0.1:5701"])));
+        Assert.Contains("--node http://127.0.0.1:5701 is given twice", error.Message);
+    }
+
+    [Theory]
+    [InlineData("tiny|silo", "silo", BackendKey.LocalDevice)]
+    [InlineData("tiny|silo|node:http://127.0.0.1:5701/", "silo", "node:http://127.0.0.1:5701/")]
+    public void BackendKey_Parse_NamesSiloAndDevice(string key, string silo, string device)
+    {
+        Assert.Equal(("tiny", silo, device), BackendKey.Parse(key));
+        Assert.Equal(key, BackendKey.Format("tiny", silo, device));
+    }
+
+    [Theory]
+    [InlineData("tiny||node:x")]
+    [InlineData("tiny|silo|")]
+    public void BackendKey_Parse_RefusesAnEmptyPart(string key) =>
+        Assert.Contains("is not a backend key", Assert.Throws<BackendUnavailableException>(() => BackendKey.Parse(key)).Message);
+
+    private static SiloSettings Settings(string[]? nodes = null, bool noLocal = false, bool nodesFirst = false, string? token = null) => new()
+    {
+        NodeToken = token,
         ConfigureSilo = nodesFirst ? [silo => silo.Services.AddSingleton<IBackendPolicy, NodesFirstPolicy>()] : [],
         Models = [TestModels.TinyDirectory],
         Limits = new BackendLimits(),
@@ -186,13 +219,13 @@ public sealed class NodeServingTests : IAsyncLifetime
         using var backends = await catalog.CreateBackendsAsync(settings, new ServingMetrics(meters.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
     }
 
-    private async Task<TestNode> StartNodeAsync(bool load = true, TimeSpan? pause = null)
+    private async Task<TestNode> StartNodeAsync(bool load = true, TimeSpan? pause = null, string? token = null)
     {
         var device = new CpuDevice(threads: 1, maxBatch: 64, maxSessions: 2048);
         if (load)
             await device.LoadAsync(ModelSource.Folder(TestModels.TinyDirectory));
         IDecodeDevice served = pause is { } p ? new PacedDevice(device, p) : device;
-        var node = new TestNode(await NodeServer.StartAsync(served, new NodeOptions(LoopbackPorts.Free(1)[0])), device);
+        var node = new TestNode(await NodeServer.StartAsync(served, new NodeOptions(LoopbackPorts.Free(1)[0], token)), device);
         _started.Add(node);
         return node;
     }

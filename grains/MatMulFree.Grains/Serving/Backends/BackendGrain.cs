@@ -51,7 +51,8 @@ public sealed class BackendGrain(LocalBackends local, ILogger<BackendGrain> log)
 
     private async Task WatchHealthAsync(CancellationToken cancellationToken)
     {
-        if ((Backend.Fault is not null) != _outOfRotation)
+        // While faulted it removes itself every tick: a heartbeat sent just before the fault may reach the registry after the removal.
+        if (Backend.Fault is not null || _outOfRotation)
             await HeartbeatAsync(cancellationToken);
     }
 
