@@ -15,7 +15,7 @@ public sealed class BackendPlacementDirector : IPlacementDirector
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
         string key = target.GrainIdentity.Key.ToString()!;
-        var (_, silo) = BackendKey.Parse(key);
+        var (_, silo, _) = BackendKey.Parse(key);
         SiloAddress address;
         try { address = SiloAddress.FromParsableString(silo); }
         catch (FormatException) { throw new BackendUnavailableException($"backend key '{key}' names no silo address"); }

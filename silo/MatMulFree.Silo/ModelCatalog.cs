@@ -34,14 +34,41 @@ public sealed class ModelCatalog : IDisposable
             ?? throw new UnknownModelException($"model '{name}' is not served here (served: {string.Join(", ", _byName.Keys)})");
     }
 
-    /// <summary>One batching CPU backend per model, for this silo's <see cref="LocalBackends"/>.</summary>
-    public LocalBackends CreateBackends(SiloSettings settings, ServingMetrics metrics)
+    /// <summary>
+    /// This silo's <see cref="LocalBackends"/>: one batching backend per (model, device), a CPU device
+    /// per model unless <see cref="SiloSettings.NoLocal"/>, and one per node in <see cref="SiloSettings.Nodes"/>.
+    /// </summary>
+    /// <exception cref="Core.MatMulFreeException">A node value is no URL, a node does not answer or serves none of the models, or nothing would be served.</exception>
+    public async Task<LocalBackends> CreateBackendsAsync(SiloSettings settings, ServingMetrics metrics, CancellationToken cancellationToken = default)
     {
         var limits = settings.Limits;
         limits.Validate();
-        // The device holds the cached states plus a working copy per batch row.
-        return new(All.Select(m => (IComputeBackend)new DeviceBackend(m.Name,
-            new Serving.CpuDevice(m.Engine, settings.EngineThreads, limits.MaxBatch, limits.MaxCachedStates + limits.MaxBatch), limits, metrics)));
+        var nodes = settings.Nodes.Select(NodeDevices.ParseAddress).ToList();
+        if (settings.NoLocal && nodes.Count == 0)
+            throw new ServingRequestException("--no-local serves only through nodes, and no --node was given");
+        if (nodes.Select(NodeDevices.DeviceName).GroupBy(n => n).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ServingRequestException($"--node {twice.Key["node:".Length..]} is given twice");
+        var backends = new List<IComputeBackend>();
+        try
+        {
+            if (!settings.NoLocal)
+                // The device holds the cached states plus a working copy per batch row.
+                backends.AddRange(All.Select(m => new DeviceBackend(m.Name,
+                    new Serving.CpuDevice(m.Engine, settings.EngineThreads, limits.MaxBatch, limits.MaxCachedStates + limits.MaxBatch), limits, metrics)));
+            foreach (var node in nodes)
+            {
+                var (model, steps, probe) = await NodeDevices.ConnectAsync(node, settings.NodeToken, All, cancellationToken);
+                var batch = limits with { MaxBatch = Math.Min(limits.MaxBatch, steps.Capacity.MaxBatch) };
+                backends.Add(new DeviceBackend(model.Name, steps, batch, metrics, name: NodeDevices.DeviceName(node), healthProbe: probe));
+            }
+        }
+        catch
+        {
+            foreach (var backend in backends)
+                backend.Dispose();
+            throw;
+        }
+        return new LocalBackends(backends);
     }
 
     public void Dispose()

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.HostFiltering;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -73,7 +74,9 @@ public static class SiloHosting
         silo.Services.AddSingleton(settings);
         silo.Services.AddSingleton<ServingMetrics>();
         silo.Services.AddSingleton<ModelCatalog>();
-        silo.Services.AddSingleton(sp => sp.GetRequiredService<ModelCatalog>().CreateBackends(settings, sp.GetRequiredService<ServingMetrics>()));
+        silo.Services.TryAddSingleton<IBackendPolicy, LeastLoadedPolicy>();
+        // Built while the host is set up, before any grain runs: blocking on the node handshakes here blocks no scheduler.
+        silo.Services.AddSingleton(sp => sp.GetRequiredService<ModelCatalog>().CreateBackendsAsync(settings, sp.GetRequiredService<ServingMetrics>()).GetAwaiter().GetResult());
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, BackendStartup>();
         silo.Services.AddSingleton<SessionOwners>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SessionOwners>());
@@ -109,6 +112,7 @@ public static class SiloHosting
             // Models load (and pull, and fail on a bad store) before the host starts: inside its
             // start a failure is logged as a page of "Hosting failed to start" before it surfaces.
             app.Services.GetRequiredService<ModelCatalog>();
+            app.Services.GetRequiredService<LocalBackends>();
             await app.StartAsync(cancellationToken);
         }
         catch (Exception e)

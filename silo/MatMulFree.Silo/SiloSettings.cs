@@ -38,6 +38,15 @@ public sealed class SiloSettings
 
     public BackendLimits Limits { get; init; } = new();
 
+    /// <summary>Remote nodes (<c>mmf node</c>, http(s) URLs) whose devices this silo fronts beside its own, each serving one of <see cref="Models"/>; connected at start-up, where one that does not answer stops the start.</summary>
+    public List<string> Nodes { get; init; } = [];
+
+    /// <summary>The bearer token sent to every node in <see cref="Nodes"/>; null: none.</summary>
+    public string? NodeToken { get; init; }
+
+    /// <summary>Serve only through <see cref="Nodes"/>: no device in this process (the models are still loaded, for tokenizing and to check what each node serves).</summary>
+    public bool NoLocal { get; init; }
+
     /// <summary>Engine threads per backend; 0: the engine's default (both cores here).</summary>
     public int EngineThreads { get; init; }
 
@@ -66,6 +75,9 @@ public sealed class SiloSettings
             GatewayPort = Int(c, "GatewayPort", 30000),
             HttpUrl = c["HttpUrl"],
             ApiKeys = List(c["ApiKeys"]),
+            Nodes = List(c["Nodes"] ?? c["Node"]),
+            NodeToken = c["NodeToken"],
+            NoLocal = Bool(c, "NoLocal"),
             Limits = new BackendLimits(Int(c, "MaxBatch", limits.MaxBatch), Int(c, "MaxQueue", limits.MaxQueue), Int(c, "MaxCachedStates", limits.MaxCachedStates)),
             EngineThreads = Int(c, "EngineThreads", 0),
             MaxPromptTokens = Int(c, "MaxPromptTokens", 8192),
@@ -73,6 +85,11 @@ public sealed class SiloSettings
             ModelCache = c["ModelCache"] ?? Storage.ModelCache.DefaultRoot,
         };
     }
+
+    private static bool Bool(IConfiguration c, string key) =>
+        c[key] is not { } text ? false
+        : bool.TryParse(text, out bool value) ? value
+        : throw new Core.MatMulFreeException($"setting {key} must be true or false, got '{text}'");
 
     private static int Int(IConfiguration c, string key, int fallback) =>
         c[key] is not { } text ? fallback

@@ -48,12 +48,27 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         [DefaultValue(256)]
         public int MaxQueue { get; init; } = 256;
 
+        [CommandOption("--node <URL>")]
+        [Description("Also serve through this running `mmf node` (http://HOST:PORT); repeat for several. Each must answer and serve one of the --model models at start, " +
+                     "or serve refuses to start. Health-checked: one that stops answering is out of rotation within 3 s, its sessions go on elsewhere.")]
+        public string[] Nodes { get; init; } = [];
+
+        [CommandOption("--node-token <T>")]
+        [Description("Bearer token sent to every --node. Default $MMF_NODE_TOKEN.")]
+        public string? NodeToken { get; init; }
+
+        [CommandOption("--no-local")]
+        [Description("Serve only through the --node nodes: no device in this process (the models are still loaded, for tokenizing).")]
+        public bool NoLocal { get; init; }
+
         public override ValidationResult Validate()
         {
             if (Models.Length == 0) return ValidationResult.Error("--model is required");
             if (Port is < 1 or > 65535) return ValidationResult.Error($"--port must be 1-65535, got {Port}");
             if (MaxBatch < 1) return ValidationResult.Error($"--max-batch must be at least 1, got {MaxBatch}");
             if (MaxQueue < 0) return ValidationResult.Error($"--max-queue must be at least 0, got {MaxQueue}");
+            if (NoLocal && Nodes.Length == 0) return ValidationResult.Error("--no-local serves only through nodes: give at least one --node URL");
+            if (NodeToken is { } token && string.IsNullOrWhiteSpace(token)) return ValidationResult.Error("--node-token must not be empty");
             return ValidationResult.Success();
         }
     }
@@ -68,14 +83,19 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         {
             Models = [.. settings.Models], ModelStore = settings.Store, HttpUrl = url, ApiKeys = [.. settings.ApiKeys], StorageConnectionString = sessions,
             Limits = new BackendLimits(settings.MaxBatch, settings.MaxQueue), SiloPort = ports[0], GatewayPort = ports[1],
+            Nodes = [.. settings.Nodes], NodeToken = settings.NodeToken ?? NonEmpty(Environment.GetEnvironmentVariable(NodeCommand.TokenVariable)), NoLocal = settings.NoLocal,
         };
         await using var app = await SiloHosting.StartEmbeddedAsync(silo, cancellationToken);
         AnsiConsole.MarkupLineInterpolated($"serving [bold]{string.Join(", ", settings.Models)}[/] on [bold]{url}[/] (OpenAI API under /v1, sessions under /v1/sessions, metrics at /metrics); Ctrl+C stops");
+        if (settings.Nodes.Length > 0)
+            AnsiConsole.MarkupLineInterpolated($"through nodes: {string.Join(", ", settings.Nodes)}{(settings.NoLocal ? " only (--no-local)" : " and this process's CPU")}");
         AnsiConsole.MarkupLineInterpolated($"session state: {(sessions is null ? "in memory, lost at exit (--store with an Azure Storage connection string keeps it)" : "in the --store account")}");
         // The host's console lifetime turns SIGINT and SIGTERM into a graceful stop (sessions' state is already persisted per turn).
         await app.WaitForShutdownAsync(cancellationToken);
         return 0;
     }
+
+    private static string? NonEmpty(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;
 
     /// <summary>Orleans' blob grain storage takes a connection string: a store given as one keeps the sessions too, in its own containers.</summary>
     private static string? SessionStorage(string? store) =>

@@ -6,18 +6,18 @@ using Orleans.Runtime;
 namespace MatMulFree.Grains.Serving;
 
 /// <summary>
-/// Routes turns to backends by model, health and load (power-of-two choices over queue depth and
-/// cost) with session affinity. Owns nothing but a short-lived copy of the registry's list,
+/// Routes turns to backends by model, health and load: it keeps the live backends with room and
+/// lets the silo's <see cref="IBackendPolicy"/> choose (<see cref="LeastLoadedPolicy"/> unless the
+/// host registers another). Owns nothing but a short-lived copy of the registry's list,
 /// filtered by the cluster membership so a dead silo's backends are skipped before their
 /// heartbeats expire. A stateless worker, one per silo, called by <see cref="SessionGrain"/>.
 /// </summary>
 [StatelessWorker]
-public sealed class RouterGrain(IClusterMembershipService membership) : Grain, IRouterGrain
+public sealed class RouterGrain(IClusterMembershipService membership, IBackendPolicy policy) : Grain, IRouterGrain
 {
     private static readonly TimeSpan Freshness = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan WaitForBackends = TimeSpan.FromSeconds(5);
 
-    private readonly Random _random = new();
     private BackendInfo[] _list = [];
     private long _listed;
 
@@ -53,16 +53,10 @@ public sealed class RouterGrain(IClusterMembershipService membership) : Grain, I
 
     private string Choose(BackendInfo[] open, string? preferred)
     {
-        if (preferred is not null && open.FirstOrDefault(b => b.Key == preferred) is { } sticky && sticky.Load < 1)
-            return sticky.Key;
-        if (open.Length == 1)
-            return open[0].Key;
-        int a = _random.Next(open.Length), b = _random.Next(open.Length - 1);
-        if (b >= a) b++;
-        return Score(open[a]) <= Score(open[b]) ? open[a].Key : open[b].Key;
+        string key = policy.Choose(open, preferred);
+        return Array.Exists(open, b => b.Key == key) ? key
+            : throw new InvalidOperationException($"backend policy {policy.GetType().Name} chose '{key}', which is not one of the {open.Length} backends it was offered");
     }
-
-    private static double Score(BackendInfo b) => (1 + b.Load) * b.Capabilities.Cost;
 
     private async Task<BackendInfo[]> ListAsync(string model)
     {

@@ -3,7 +3,8 @@ namespace MatMulFree.Grains.Serving.Backends;
 /// <summary>
 /// What a compute backend offers: the model it serves (and that model's identity, so states are
 /// never mixed across models), its batch and queue limits, the kind of device, and a relative cost
-/// per token the router may weigh (CPU = 1).
+/// per token the router may weigh (CPU = 1), and which of its silo's devices it runs on
+/// (<see cref="BackendKey.LocalDevice"/> or a remote node's name).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record BackendCapabilities(
@@ -13,7 +14,8 @@ public sealed record BackendCapabilities(
     [property: Id(3)] int MaxBatch,
     [property: Id(4)] int MaxQueue,
     [property: Id(5)] string DeviceKind,
-    [property: Id(6)] double Cost);
+    [property: Id(6)] double Cost,
+    [property: Id(7)] string Device = BackendKey.LocalDevice);
 
 /// <summary>A backend's registration and heartbeat: capabilities plus current load.</summary>
 [GenerateSerializer, Immutable]

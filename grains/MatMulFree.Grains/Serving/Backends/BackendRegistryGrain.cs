@@ -24,6 +24,12 @@ public sealed class BackendRegistryGrain : Grain, IBackendRegistryGrain
         return Task.CompletedTask;
     }
 
+    public Task RemoveAsync(string key)
+    {
+        _backends.Remove(key);
+        return Task.CompletedTask;
+    }
+
     public Task<BackendInfo[]> ListAsync(string? model = null)
     {
         foreach (var stale in _backends.Where(b => Stopwatch.GetElapsedTime(b.Value.Heard) > Expiry).Select(b => b.Key).ToList())

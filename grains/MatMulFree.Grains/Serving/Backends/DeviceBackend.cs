@@ -13,21 +13,33 @@ namespace MatMulFree.Grains.Serving.Backends;
 /// </summary>
 public sealed class DeviceBackend : IComputeBackend
 {
+    /// <summary>How often the device is asked for its health: a node that stops answering is out of rotation within about three periods plus the router's refresh.</summary>
+    public static readonly TimeSpan HealthPeriod = TimeSpan.FromMilliseconds(500);
+
     private readonly ContinuousBatcher _batcher;
+    private readonly DeviceHealthProbe _health;
+    private readonly IDecodeDevice? _probed;
 
     /// <param name="cost">Relative cost per token the router may weigh (CPU = 1).</param>
-    public DeviceBackend(string model, IDecodeDevice device, BackendLimits limits, ServingMetrics? metrics = null, double cost = 1.0)
+    /// <param name="name">Which of the silo's devices this is: <see cref="BackendKey.LocalDevice"/> or a remote node's name.</param>
+    /// <param name="healthProbe">What to ask for the device's health, when not the device itself (a remote device's second connection, with a short deadline); owned and disposed with the backend.</param>
+    public DeviceBackend(string model, IDecodeDevice device, BackendLimits limits, ServingMetrics? metrics = null, double cost = 1.0,
+        string name = BackendKey.LocalDevice, IDecodeDevice? healthProbe = null)
     {
         limits.Validate();
         _batcher = new ContinuousBatcher(model, device, new BatcherLimits(limits.MaxBatch, limits.MaxQueue, limits.MaxCachedStates),
             metrics is null ? null : new Meter(metrics, model));
         var inForce = _batcher.Limits;
-        Capabilities = new BackendCapabilities(model, _batcher.ModelIdentity, _batcher.VocabSize, inForce.MaxBatch, inForce.MaxQueue, device.Kind, cost);
+        Capabilities = new BackendCapabilities(model, _batcher.ModelIdentity, _batcher.VocabSize, inForce.MaxBatch, inForce.MaxQueue, device.Kind, cost, name);
+        _probed = healthProbe;
+        _health = new DeviceHealthProbe(healthProbe ?? device, HealthPeriod);
     }
 
     public BackendCapabilities Capabilities { get; }
     public int Active => _batcher.Active;
     public int Queued => _batcher.Queued;
+
+    public string? Fault => _health.Latest is { Ready: false } health ? $"{health.Status}: {health.Detail}" : null;
 
     /// <summary>Batched decode steps run, the sessions they advanced, and the largest batch: what tests and benchmarks read to see batching happen.</summary>
     public long Steps => _batcher.Steps;
@@ -61,7 +73,12 @@ public sealed class DeviceBackend : IComputeBackend
         : new BackendEvent(e.Token, e.FinishReason, e.FinalState, e.StateTokens,
             Logprobs: e.Logprobs is { } l ? new TokenLogprobs(l.Logprob, l.TopIds, l.TopLogprobs) : null);
 
-    public void Dispose() => _batcher.Dispose();
+    public void Dispose()
+    {
+        _health.Dispose();
+        _probed?.Dispose();
+        _batcher.Dispose();
+    }
 
     /// <summary>The batcher's events as grain messages; a turn's error surfaces where the reader waits, translated.</summary>
     private sealed class EventReader(ChannelReader<BatchTurnEvent> events) : ChannelReader<BackendEvent>

@@ -7,6 +7,9 @@ public interface IBackendRegistryGrain : IGrainWithStringKey
 
     Task RegisterAsync(BackendInfo info);
 
+    /// <summary>Forgets a backend at once (its device failed a health check), rather than when its heartbeats expire.</summary>
+    Task RemoveAsync(string key);
+
     /// <summary>Backends heard from recently (any model when <paramref name="model"/> is null).</summary>
     Task<BackendInfo[]> ListAsync(string? model = null);
 }

@@ -18,6 +18,9 @@ public interface IComputeBackend : IDisposable
     /// <summary>Turns accepted but waiting for a batch slot.</summary>
     int Queued { get; }
 
+    /// <summary>Why the device should not be given turns now (it stopped answering its health checks); null while it is healthy.</summary>
+    string? Fault => null;
+
     /// <summary>
     /// Queues a turn; its events arrive on the returned reader, which completes after the final
     /// event (or with the turn's error). Cancelling drops the turn and leaves the cached state as
