@@ -206,33 +206,18 @@ public sealed class ContinuousBatcherTests : IDisposable
     }
 
     /// <summary>A CPU device whose next decode step fails as a device fault would.</summary>
-    private sealed class FlakyDevice(CpuDevice inner) : IDecodeDevice
+    private sealed class FlakyDevice(CpuDevice inner) : DeviceDecorator(inner)
     {
         public volatile bool FailNextDecode;
 
-        public string Kind => inner.Kind;
-        public DeviceModel? Model => inner.Model;
-        public DeviceCapacity Capacity => inner.Capacity;
-        public DeviceHealth Health => inner.Health;
-        public DeviceCounters Counters => inner.Counters;
-        public Task<DeviceModel> LoadAsync(ModelSource source, CancellationToken cancellationToken = default) => inner.LoadAsync(source, cancellationToken);
-        public DeviceSession CreateSession() => inner.CreateSession();
-        public DeviceSession ImportSession(ReadOnlySpan<byte> state) => inner.ImportSession(state);
-        public ExportedState ExportSession(DeviceSession session) => inner.ExportSession(session);
-        public DeviceSession CopySession(DeviceSession session) => inner.CopySession(session);
-        public void DropSession(DeviceSession session) => inner.DropSession(session);
-        public void Prefill(ReadOnlySpan<DeviceSession> sessions, ReadOnlySpan<int[]> prompts, Span<float> logits) => inner.Prefill(sessions, prompts, logits);
-
-        public void Decode(ReadOnlySpan<DeviceSession> sessions, ReadOnlySpan<int> tokens, Span<float> logits)
+        public override void Decode(ReadOnlySpan<DeviceSession> sessions, ReadOnlySpan<int> tokens, Span<float> logits)
         {
             if (FailNextDecode)
             {
                 FailNextDecode = false;
                 throw new DeviceUnavailableException("injected decode fault");
             }
-            inner.Decode(sessions, tokens, logits);
+            Inner.Decode(sessions, tokens, logits);
         }
-
-        public void Dispose() => inner.Dispose();
     }
 }
