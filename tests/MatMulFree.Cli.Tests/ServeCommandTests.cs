@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using MatMulFree.Core;
+using static MatMulFree.Testing.GracefulStop;
 
 namespace MatMulFree.Cli.Tests;
 
@@ -117,25 +118,6 @@ public sealed class ServeCommandTests
             if (deadline.Elapsed > StartTimeout)
                 throw new TimeoutException($"mmf serve did not answer /healthz within {StartTimeout}");
             await Task.Delay(200);
-        }
-    }
-
-    /// <summary>SIGTERM and a graceful stop; killed (and the test failed by its exit code) if it hangs.</summary>
-    private static async Task StopAsync(Process serve)
-    {
-        if (serve.HasExited)
-            return;
-        using (var kill = Process.Start("kill", ["-TERM", $"{serve.Id}"]))
-            await kill.WaitForExitAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        try
-        {
-            await serve.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            serve.Kill(entireProcessTree: true);
-            await serve.WaitForExitAsync();
         }
     }
 }

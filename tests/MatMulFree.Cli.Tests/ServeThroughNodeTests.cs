@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using MatMulFree.Core;
 using MatMulFree.Node.Protocol;
+using static MatMulFree.Testing.GracefulStop;
 
 namespace MatMulFree.Cli.Tests;
 
@@ -87,24 +88,5 @@ public sealed class ServeThroughNodeTests
         foreach (string a in args) start.ArgumentList.Add(a);
         start.Environment["NO_COLOR"] = "1";
         return Process.Start(start)!;
-    }
-
-    /// <summary>SIGTERM and a graceful stop; killed if it hangs.</summary>
-    private static async Task StopAsync(Process process)
-    {
-        if (process.HasExited)
-            return;
-        using (var kill = Process.Start("kill", ["-TERM", $"{process.Id}"]))
-            await kill.WaitForExitAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-        }
     }
 }

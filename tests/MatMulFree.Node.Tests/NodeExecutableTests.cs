@@ -3,6 +3,7 @@ using MatMulFree.Core;
 using MatMulFree.Node.Protocol;
 using MatMulFree.Serving;
 using MatMulFree.Serving.Library.Tests;
+using static MatMulFree.Testing.GracefulStop;
 
 namespace MatMulFree.Node.Tests;
 
@@ -101,24 +102,5 @@ public sealed class NodeExecutableTests
         Assert.True(line is not null && line.StartsWith("node listening on", StringComparison.Ordinal),
             $"mmf-node printed '{line}' instead of its address; stderr: {(node.HasExited ? await node.StandardError.ReadToEndAsync() : "")}");
         return line;
-    }
-
-    /// <summary>SIGTERM and a graceful stop; killed (and the test failed by its exit code) if it hangs.</summary>
-    private static async Task StopAsync(Process node)
-    {
-        if (node.HasExited)
-            return;
-        using (var kill = Process.Start("kill", ["-TERM", $"{node.Id}"]))
-            await kill.WaitForExitAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        try
-        {
-            await node.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            node.Kill(entireProcessTree: true);
-            await node.WaitForExitAsync();
-        }
     }
 }
