@@ -4,6 +4,7 @@ using MatMulFree.Core;
 using MatMulFree.Node.Protocol;
 using MatMulFree.Serving;
 using static MatMulFree.Testing.GracefulStop;
+using static MatMulFree.Testing.NodeProcessProbe;
 
 namespace MatMulFree.Cli.Tests;
 
@@ -11,7 +12,6 @@ namespace MatMulFree.Cli.Tests;
 public sealed class NodeCommandTests
 {
     private const string TinyModel = "tests/data/models/tiny";
-    private static readonly int[] Prompt = [1, 72, 101, 108, 108, 111];
 
     [Fact]
     public async Task Node_StartDecodeAndStop_MatchesTheCpuDeviceInProcess()
@@ -20,7 +20,7 @@ public sealed class NodeCommandTests
         using Process node = Start("node", "--device", "cpu", "--model", TinyModel, "--port", $"{port}", "--token", "t0ken", "--max-batch", "4", "--max-sessions", "8");
         try
         {
-            string line = await ReadReadyLineAsync(node);
+            string line = await ReadReadyLineAsync(node, "mmf node");
             Assert.Contains($"http://127.0.0.1:{port}", line);
 
             using var remote = await RemoteDevice.ConnectAsync(new Uri($"http://127.0.0.1:{port}"), new RemoteDeviceOptions("t0ken"));
@@ -29,7 +29,7 @@ public sealed class NodeCommandTests
             await local.LoadAsync(ModelSource.Folder(Path.Combine(Mmf.RepoRoot, TinyModel)));
             Assert.Equal(local.Model, remote.Model);
 
-            Assert.Equal(Run(local), Run(remote));
+            Assert.Equal(Converse(local), Converse(remote));
             await Assert.ThrowsAsync<DeviceUnavailableException>(() => RemoteDevice.ConnectAsync(new Uri($"http://127.0.0.1:{port}"), new RemoteDeviceOptions("wrong")));
         }
         finally
@@ -50,7 +50,7 @@ public sealed class NodeCommandTests
         using Process node = Start("node", "--model", $"tests/data/models/{set}", "--port", $"{port}", "--token", "t0ken");
         try
         {
-            await ReadReadyLineAsync(node);
+            await ReadReadyLineAsync(node, "mmf node");
             string[] score = ["score", "--model", $"tests/data/models/{set}", "--input", $"tests/data/golden/{set}.golden.safetensors", "--json"];
             var local = await Mmf.RunAsync([.. score, "--engine", "cpu"]);
             var remote = await Mmf.RunAsync(new Dictionary<string, string?> { ["MMF_NODE_TOKEN"] = "t0ken" }, [.. score, "--node", $"http://127.0.0.1:{port}"]);
@@ -97,7 +97,7 @@ public sealed class NodeCommandTests
         using Process node = Start("node", "--model", "tests/data/models/small", "--port", $"{port}");
         try
         {
-            await ReadReadyLineAsync(node);
+            await ReadReadyLineAsync(node, "mmf node");
             var r = await Mmf.RunAsync("score", "--model", TinyModel, "--input", "tests/data/golden/tiny.golden.safetensors", "--node", $"http://127.0.0.1:{port}");
             Assert.Equal(2, r.ExitCode);
             // The folder's tokenizer notice comes first: one line, then the error.
@@ -143,16 +143,6 @@ public sealed class NodeCommandTests
         Assert.DoesNotContain("   at ", r.Output);
     }
 
-    private static float[] Run(IDecodeDevice device)
-    {
-        int v = device.Model!.VocabSize;
-        var logits = new float[3 * v];
-        var session = device.CreateSession();
-        device.Prefill([session], [Prompt], logits.AsSpan(0, v));
-        device.Decode([session], [5], logits.AsSpan(v, v));
-        device.Decode([session], [9], logits.AsSpan(2 * v, v));
-        return logits;
-    }
 
     private static Process Start(params string[] args)
     {
@@ -165,15 +155,5 @@ public sealed class NodeCommandTests
         start.Environment["NO_COLOR"] = "1";
         start.Environment["COLUMNS"] = "400";
         return Process.Start(start)!;
-    }
-
-    /// <summary>The node's one line once it listens; a node that exits first fails the test with what it printed.</summary>
-    private static async Task<string> ReadReadyLineAsync(Process node)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        string? line = await node.StandardOutput.ReadLineAsync(timeout.Token);
-        Assert.True(line is not null && line.StartsWith("node listening on", StringComparison.Ordinal),
-            $"mmf node printed '{line}' instead of its address; stderr: {(node.HasExited ? await node.StandardError.ReadToEndAsync() : "")}");
-        return line;
     }
 }

@@ -4,6 +4,7 @@ using MatMulFree.Node.Protocol;
 using MatMulFree.Serving;
 using MatMulFree.Serving.Library.Tests;
 using static MatMulFree.Testing.GracefulStop;
+using static MatMulFree.Testing.NodeProcessProbe;
 
 namespace MatMulFree.Node.Tests;
 
@@ -14,7 +15,6 @@ namespace MatMulFree.Node.Tests;
 /// </summary>
 public sealed class NodeExecutableTests
 {
-    private static readonly int[] Prompt = [1, 72, 101, 108, 108, 111];
 
     [Fact]
     public async Task NodeExecutable_StartDecodeAndStop_MapsNoOrleansOrTorchSharp()
@@ -24,14 +24,14 @@ public sealed class NodeExecutableTests
         string maps;
         try
         {
-            string line = await ReadReadyLineAsync(node);
+            string line = await ReadReadyLineAsync(node, "mmf-node");
             Assert.StartsWith($"node listening on http://127.0.0.1:{port}", line, StringComparison.Ordinal);
 
             using var remote = await RemoteDevice.ConnectAsync(new Uri($"http://127.0.0.1:{port}"), new RemoteDeviceOptions("t0ken"));
             Assert.Equal(new DeviceCapacity(4, 8), remote.Capacity);
             using var local = new CpuDevice(threads: 1, maxBatch: 4, maxSessions: 8);
             await local.LoadAsync(ModelSource.Folder(TinyModel.Directory));
-            Assert.Equal(Run(local), Run(remote));
+            Assert.Equal(Converse(local), Converse(remote));
             maps = await File.ReadAllTextAsync($"/proc/{node.Id}/maps");
         }
         finally
@@ -75,16 +75,6 @@ public sealed class NodeExecutableTests
         Assert.StartsWith($"error: port {port}", error, StringComparison.Ordinal);
     }
 
-    private static float[] Run(IDecodeDevice device)
-    {
-        int v = device.Model!.VocabSize;
-        var logits = new float[3 * v];
-        var session = device.CreateSession();
-        device.Prefill([session], [Prompt], logits.AsSpan(0, v));
-        device.Decode([session], [5], logits.AsSpan(v, v));
-        device.Decode([session], [9], logits.AsSpan(2 * v, v));
-        return logits;
-    }
 
     private static Process Start(params string[] args)
     {
@@ -92,15 +82,5 @@ public sealed class NodeExecutableTests
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "mmf-node.dll"));
         foreach (string a in args) start.ArgumentList.Add(a);
         return Process.Start(start)!;
-    }
-
-    /// <summary>The node's one line once it listens; a node that exits first fails the test with what it printed.</summary>
-    private static async Task<string> ReadReadyLineAsync(Process node)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        string? line = await node.StandardOutput.ReadLineAsync(timeout.Token);
-        Assert.True(line is not null && line.StartsWith("node listening on", StringComparison.Ordinal),
-            $"mmf-node printed '{line}' instead of its address; stderr: {(node.HasExited ? await node.StandardError.ReadToEndAsync() : "")}");
-        return line;
     }
 }
